@@ -1,0 +1,255 @@
+"""Structured configs: one dataclass tree, loaded from a preset or YAML file plus dotlist overrides.
+
+Architecture fields sit at the top level (so `mixers=[fft2d,ssa] T=2` works as an override);
+`data`, `train` and `energy` are sections. OmegaConf rejects unknown keys and wrong types with the
+key path; `validate` checks meaning in one place after the merge.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from fwformer.errors import ConfigError, closest
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+@dataclass
+class DataConfig:
+    name: str = "cifar10"
+    root: Optional[str] = None  # default: the user's cache directory (see fwformer.data)
+    path: Optional[str] = None  # the arrays file of the `npz` dataset
+    split: str = "stratified"  # `stratified` train/val split, or `all` (every sample is validation)
+    val_fraction: float = 0.2
+    seed: int = 0
+    download: bool = True
+    resize: Optional[int] = None  # event frames / images resized to this square size
+    # Augmentation of training batches (tensors, on the training device).
+    crop_padding: int = 0
+    hflip: bool = False
+    randaugment: bool = False
+    randaugment_n: int = 1
+    randaugment_m: int = 9
+    normalize: bool = True
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 5e-4
+    min_lr: float = 1e-5
+    weight_decay: float = 0.06
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    mixup: float = 0.0  # Beta(alpha, alpha) mixing; 0 switches it off
+    cutmix: float = 0.0
+    grad_clip: float = 1.0
+    amp: bool = True  # bf16 autocast on CUDA only (pytorch-wavelets fails under fp16)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    seed: int = 0
+    max_steps_per_epoch: Optional[int] = None  # cap for quick runs and search fidelities
+    energy_batches: int = 2  # validation batches the energy meter measures firing rates on
+    num_threads: Optional[int] = None  # torch CPU threads; None leaves torch's default
+
+
+@dataclass
+class EnergyConfig:
+    e_mac_pj: float = 4.6  # 45 nm, 32-bit float multiply-accumulate
+    e_ac_pj: float = 0.9  # 45 nm, 32-bit float add
+
+
+@dataclass
+class Config:
+    name: str = "custom"
+    # None: taken from the dataset; a value that disagrees with the dataset is an error.
+    img_size: Optional[int] = None
+    in_channels: Optional[int] = None
+    num_classes: Optional[int] = None
+    T: int = 4
+    embed_dim: int = 384
+    depth: int = 4
+    num_heads: int = 12
+    mlp_ratio: float = 4.0
+    sps_stages: int = 4  # conv-BN-LIF stages of the patch splitter
+    sps_pools: int = 2  # maxpools, on the last `sps_pools` stages: grid = img_size / 2**sps_pools
+    mixers: List[str] = field(default_factory=lambda: ["ssa"])  # one per block, or one for all
+    tau: float = 2.0
+    surrogate_alpha: float = 4.0
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
+    provenance: Optional[Dict[str, Any]] = None  # written by `search.export`, kept verbatim
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        side = self.img_size // 2**self.sps_pools
+        return (side, side)
+
+    @property
+    def block_mixers(self) -> list[str]:
+        """The mixer of every block: a single name stands for all of them."""
+        return list(self.mixers) * self.depth if len(self.mixers) == 1 else list(self.mixers)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def _preset_or_file(source: Union[str, Path]) -> Path:
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"config file '{source}' does not exist")
+        return path
+    preset = PRESET_DIR / f"{source}.yaml"
+    if not preset.is_file():
+        raise ConfigError(
+            f"unknown preset '{source}'{closest(str(source), preset_names())}; "
+            f"expected a YAML file or one of: {', '.join(preset_names())}"
+        )
+    return preset
+
+
+# `data=digits` names the dataset; `mixers=fft2d` means one mixer for every block. OmegaConf would
+# reject both (a section and a list given a string), so they are rewritten before the merge.
+_SHORTHANDS = {"data": "data.name", "train": None, "energy": None}
+
+
+def _expand_shorthands(overrides: Sequence[str]) -> list[str]:
+    out = []
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form key=value")
+        key, value = item.split("=", 1)
+        key = key.strip().lstrip("+")
+        if key == "data" and not value.startswith("{"):
+            item = f"data.name={value}"
+        elif key == "mixers" and not value.startswith("["):
+            item = f"mixers=[{value}]"
+        out.append(item)
+    return out
+
+
+def _quote_list_items(item: str) -> str:
+    """Quote list items so that names like `dwt-db2@2` or `fft2d+ssa` survive OmegaConf's grammar."""
+    key, value = item.split("=", 1)
+    m = re.fullmatch(r"\s*\[(.*)\]\s*", value)
+    if not m:
+        return item
+    parts = [p.strip().strip("'\"") for p in m.group(1).split(",") if p.strip()]
+    return f"{key}=[" + ",".join(f"'{p}'" for p in parts) + "]"
+
+
+def _merge(base: Any, *layers: Any) -> Config:
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), base, *layers)
+        cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        raise ConfigError(_one_line_omegaconf_error(err)) from None
+    assert isinstance(cfg, Config)
+    return cfg
+
+
+def _one_line_omegaconf_error(err: Exception) -> str:
+    key = getattr(err, "full_key", None)
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if "not in struct" in first or "Key '" in first and "not in" in first:
+        name = key or first
+        allowed = _allowed_keys(str(name))
+        return f"unknown config key '{name}'{closest(str(name).split('.')[-1], allowed)}; allowed keys: {', '.join(allowed)}"
+    return f"bad value for '{key}': {first}" if key else first
+
+
+def _allowed_keys(full_key: str) -> list[str]:
+    from dataclasses import fields
+
+    section = full_key.split(".")[0] if "." in full_key else None
+    cls = {"data": DataConfig, "train": TrainConfig, "energy": EnergyConfig}.get(section or "", Config)
+    return [f.name for f in fields(cls)]
+
+
+def load_config(
+    source: Union[str, Path, Config, Dict[str, Any]], overrides: Sequence[str] = (), *, check: bool = True
+) -> Config:
+    """A validated Config from a preset name, YAML path, dict or Config, plus dotlist overrides."""
+    from omegaconf import OmegaConf
+
+    if isinstance(source, Config):
+        base = OmegaConf.structured(source)
+    elif isinstance(source, dict):
+        base = OmegaConf.create(source)
+    else:
+        path = _preset_or_file(source)
+        try:
+            base = OmegaConf.load(path)
+        except Exception as err:  # YAML syntax errors come from several parsers
+            raise ConfigError(f"cannot read config file '{path}': {str(err).splitlines()[0]}") from None
+    dotlist = [_quote_list_items(o) for o in _expand_shorthands(overrides)]
+    try:
+        layer = OmegaConf.from_dotlist(dotlist)
+    except Exception as err:
+        raise ConfigError(f"cannot parse overrides {' '.join(overrides)}: {str(err).splitlines()[0]}") from None
+    cfg = _merge(base, layer)
+    if check:
+        validate(cfg)
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> Dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)  # type: ignore[return-value]
+
+
+def save_config(cfg: Config, path: Union[str, Path]) -> None:
+    import yaml
+
+    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(cfg: Config, *, need_geometry: bool = True) -> None:
+    """Check what types cannot: ranges, agreement between fields, and every mixer on the grid."""
+    _require(cfg.T >= 1, f"T must be >= 1, but got T={cfg.T}")
+    _require(cfg.depth >= 1, f"depth must be >= 1, but got depth={cfg.depth}")
+    _require(cfg.embed_dim >= 1, f"embed_dim must be >= 1, but got embed_dim={cfg.embed_dim}")
+    _require(cfg.num_heads >= 1 and cfg.embed_dim % cfg.num_heads == 0,
+             f"embed_dim must be divisible by num_heads, but got embed_dim={cfg.embed_dim}, num_heads={cfg.num_heads}")
+    _require(cfg.sps_stages >= 1, f"sps_stages must be >= 1, but got sps_stages={cfg.sps_stages}")
+    _require(cfg.embed_dim % 2 ** max(cfg.sps_stages - 1, 0) == 0 or cfg.sps_stages == 1,
+             f"embed_dim must be divisible by 2**(sps_stages-1) for the patch splitter's widths, "
+             f"but got embed_dim={cfg.embed_dim}, sps_stages={cfg.sps_stages}")
+    _require(0 <= cfg.sps_pools <= cfg.sps_stages,
+             f"sps_pools must be between 0 and sps_stages={cfg.sps_stages}, but got sps_pools={cfg.sps_pools}")
+    _require(cfg.mlp_ratio > 0, f"mlp_ratio must be > 0, but got mlp_ratio={cfg.mlp_ratio}")
+    _require(cfg.tau > 1.0, f"tau must be > 1 (spikingjelly's LIF), but got tau={cfg.tau}")
+    _require(len(cfg.mixers) in (1, cfg.depth),
+             f"mixers must have one name or one per block (depth={cfg.depth}), but got {len(cfg.mixers)}: {list(cfg.mixers)}")
+    for key in ("img_size", "in_channels", "num_classes"):
+        value = getattr(cfg, key)
+        _require(value is None or value >= 1, f"{key} must be >= 1, but got {key}={value}")
+        _require(value is not None or not need_geometry,
+                 f"{key} is not set; set it in the config or take it from a dataset")
+    if cfg.img_size is not None:
+        side = cfg.img_size // 2**cfg.sps_pools
+        _require(side >= 1 and cfg.img_size % 2**cfg.sps_pools == 0,
+                 f"img_size={cfg.img_size} must be divisible by 2**sps_pools={2**cfg.sps_pools}")
+        from fwformer.mixers import check_mixer
+
+        for name in set(cfg.block_mixers):
+            check_mixer(name, grid=cfg.grid)
+    else:
+        from fwformer.mixers import check_mixer
+
+        for name in set(cfg.block_mixers):
+            check_mixer(name, grid=None)

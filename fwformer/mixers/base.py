@@ -1,0 +1,58 @@
+"""The token-mixer contract.
+
+A mixer takes spikes `[T, B, N, D]` laid out on an `H x W` token grid (N = H * W, row-major)
+and returns spikes of the same shape. Every mixer computes real-valued `features` (its transform,
+then BN) and one output LIF turns them into spikes; a hybrid sums its parts' features before its
+own output LIF, so the parts never fire separately.
+"""
+from __future__ import annotations
+
+import torch
+from spikingjelly.activation_based import functional
+from torch import nn
+
+from fwformer.neurons import make_lif
+
+
+class Mixer(nn.Module):
+    """Base class: subclasses implement `features(x) -> [T, B, N, D]` real values."""
+
+    #: Output neuron threshold. Spikformer's SSA uses 1.0 after its projection.
+    output_threshold: float = 1.0
+
+    def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, tau: float = 2.0,
+                 surrogate_alpha: float = 4.0):
+        super().__init__()
+        self.dim = dim
+        self.grid = (int(grid[0]), int(grid[1]))
+        self.num_heads = num_heads
+        self.tau = tau
+        self.surrogate_alpha = surrogate_alpha
+        self.out_lif = make_lif(tau=tau, v_threshold=self.output_threshold, alpha=surrogate_alpha)
+
+    @property
+    def num_tokens(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def lif(self, v_threshold: float = 1.0) -> nn.Module:
+        """A LIF with this mixer's neuron constants."""
+        return make_lif(tau=self.tau, v_threshold=v_threshold, alpha=self.surrogate_alpha)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Neuron state is reset first so that a forward never depends on the one before it.
+        functional.reset_net(self)
+        self.check_input(x)
+        return self.out_lif(self.features(x))
+
+    def check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[2] != self.num_tokens or x.shape[3] != self.dim:
+            raise ValueError(
+                f"{type(self).__name__} expects [T, B, N={self.num_tokens}, D={self.dim}] "
+                f"(grid {self.grid[0]}x{self.grid[1]}), but got {list(x.shape)}"
+            )
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, grid={self.grid}"

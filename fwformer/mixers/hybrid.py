@@ -1,0 +1,26 @@
+"""`<a>+<b>`: mixers in parallel, their features summed before one output LIF.
+
+Expresses e.g. `fft2d+dwt-haar` (two fixed bases) or `ssa+fft2d` (dynamic plus fixed).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from fwformer.mixers.base import Mixer
+
+
+class HybridMixer(Mixer):
+    def __init__(self, parts: Sequence[Mixer], *, name: str, dim: int, grid: tuple[int, int],
+                 num_heads: int = 1, **neuron):
+        super().__init__(dim, grid, num_heads, **neuron)
+        self.parts = nn.ModuleList(parts)
+        self.mixer_name = name
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        total = self.parts[0].features(x)
+        for part in self.parts[1:]:
+            total = total + part.features(x)
+        return total

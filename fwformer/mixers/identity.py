@@ -1,0 +1,18 @@
+"""`identity`: no token mixing. The ablation, and the speed bound a mixer can reach at all."""
+from __future__ import annotations
+
+import torch
+
+from fwformer.mixers.base import Mixer
+from fwformer.mixers.registry import register
+
+
+@register("identity")
+class IdentityMixer(Mixer):
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Returned unchanged: an output LIF would turn lone spikes into silence (tau 2 halves them).
+        self.check_input(x)
+        return x

@@ -1,0 +1,98 @@
+"""The spiking transformer: SPS -> blocks (mixer + MLP, residual) -> head.
+
+With every block's mixer `ssa` this is Spikformer (Zhou et al., ICLR 2023) exactly; FWformer
+(Wang et al., 2024) swaps the mixer for fixed Fourier or wavelet bases. Blocks receive their mixer
+built by name from the registry and never branch on it.
+"""
+from __future__ import annotations
+
+import torch
+from spikingjelly.activation_based import functional
+from torch import nn
+
+from fwformer.config import Config, validate
+from fwformer.errors import ConfigError
+from fwformer.layers import LinearBN
+from fwformer.mixers import Mixer, create_mixer
+from fwformer.neurons import make_lif
+from fwformer.sps import SpikingPatchSplitting
+
+
+class SpikingMLP(nn.Module):
+    """Linear -> BN -> LIF -> Linear -> BN -> LIF on `[T, B, N, D]`."""
+
+    def __init__(self, dim: int, hidden: int, *, tau: float = 2.0, surrogate_alpha: float = 4.0):
+        super().__init__()
+        self.fc1 = LinearBN(dim, hidden)
+        self.lif1 = make_lif(tau=tau, alpha=surrogate_alpha)
+        self.fc2 = LinearBN(hidden, dim)
+        self.lif2 = make_lif(tau=tau, alpha=surrogate_alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lif2(self.fc2(self.lif1(self.fc1(x))))
+
+
+class Block(nn.Module):
+    def __init__(self, mixer: Mixer, mlp: nn.Module):
+        super().__init__()
+        self.mixer = mixer
+        self.mlp = mlp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.mixer(x)
+        return x + self.mlp(x)
+
+
+class SpikingTransformer(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        validate(cfg)
+        self.cfg = cfg
+        neuron = dict(tau=cfg.tau, surrogate_alpha=cfg.surrogate_alpha)
+        self.sps = SpikingPatchSplitting(cfg.in_channels, cfg.embed_dim, cfg.sps_stages, cfg.sps_pools, **neuron)
+        self.blocks = nn.ModuleList(
+            Block(
+                create_mixer(name, dim=cfg.embed_dim, grid=cfg.grid, num_heads=cfg.num_heads, **neuron),
+                SpikingMLP(cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio), **neuron),
+            )
+            for name in cfg.block_mixers
+        )
+        self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
+
+    @property
+    def T(self) -> int:
+        return self.cfg.T
+
+    def to_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        """Images `[B, C, H, W]` are repeated over T (direct encoding); frames `[T, B, C, H, W]` pass."""
+        c, size = self.cfg.in_channels, self.cfg.img_size
+        if x.dim() == 4:
+            x = x.unsqueeze(0).expand(self.T, *x.shape)
+        if x.dim() != 5 or x.shape[0] != self.T or x.shape[2] != c or x.shape[3:] != (size, size):
+            raise ValueError(
+                f"input must be [B, {c}, {size}, {size}] or [T={self.T}, B, {c}, {size}, {size}], "
+                f"but got {list(x.shape)}"
+            )
+        return x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.sps(self.to_time_major(x))  # [T, B, N, D]
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Every forward starts from rest, so batches never leak membrane state into each other.
+        functional.reset_net(self)
+        x = self.forward_features(x)
+        return self.head(x.mean(dim=2).mean(dim=0))  # tokens, then time -> [B, classes]
+
+
+def build_model(cfg: Config) -> SpikingTransformer:
+    if cfg.img_size is None or cfg.in_channels is None or cfg.num_classes is None:
+        raise ConfigError("img_size, in_channels and num_classes must be set (or taken from the dataset) to build a model")
+    return SpikingTransformer(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
