@@ -18,14 +18,19 @@ PRESET_DIR = Path(__file__).parent / "presets"
 
 @dataclass
 class DataConfig:
-    name: str = "cifar10"
-    root: Optional[str] = None  # default: the user's cache directory (see fwformer.data)
+    """The dataset (see `fwformer.data`) and how its training batches are augmented."""
+
+    name: str = "cifar10"  # cifar10 | cifar100 | npz | digits | digits_dvs | dvs128_gesture | cifar10_dvs
+    root: Optional[str] = None  # default: $FWFORMER_DATA, else the user's cache dir (~/.cache/fwformer/datasets)
     path: Optional[str] = None  # the arrays file of the `npz` dataset
-    split: str = "stratified"  # `stratified` train/val split, or `all` (every sample is validation)
+    # `stratified`: seeded split of the training samples, val_fraction of them for validation;
+    # `test`: official train/test parts (cifar10, cifar100, dvs128_gesture); `all`: every sample is validation.
+    split: str = "stratified"
     val_fraction: float = 0.2
     seed: int = 0
-    download: bool = True
+    download: bool = True  # fetch missing CIFAR / CIFAR10-DVS archives
     resize: Optional[int] = None  # event frames / images resized to this square size
+    num_workers: int = 4  # loader processes for the event datasets read from disk
     # Augmentation of training batches (tensors, on the training device).
     crop_padding: int = 0
     hflip: bool = False
@@ -37,19 +42,22 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
+    """The training loop of `fwformer.train` (AdamW, warm-up + cosine per step, label smoothing)."""
+
     epochs: int = 10
     batch_size: int = 64
     lr: float = 5e-4
     min_lr: float = 1e-5
-    weight_decay: float = 0.06
+    weight_decay: float = 0.06  # on weights of linear/conv layers; none on biases and norms
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.1
     mixup: float = 0.0  # Beta(alpha, alpha) mixing; 0 switches it off
     cutmix: float = 0.0
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # max gradient norm; 0 switches clipping off
     amp: bool = True  # bf16 autocast on CUDA only (pytorch-wavelets fails under fp16)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0
+    deterministic: bool = True  # torch deterministic algorithms on CPU (same seed, same numbers)
     max_steps_per_epoch: Optional[int] = None  # cap for quick runs and search fidelities
     energy_batches: int = 2  # validation batches the energy meter measures firing rates on
     num_threads: Optional[int] = None  # torch CPU threads; None leaves torch's default

@@ -1,0 +1,120 @@
+"""What both benchmarks share: machine and code provenance, medians, timers, JSON output."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+CIFAR_SUBSET = SHARED_DATA / "cifar10_train_subset.npz"
+
+
+def git_commit() -> str:
+    """`git rev-parse --short HEAD`, with `+dirty` when tracked files differ or benchmark/library
+    files are untracked (the figures then come from uncommitted work)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=normal"], cwd=REPO,
+                                capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+uncommitted" if status.strip() else "")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def machine_info(device: str = "cpu") -> dict[str, Any]:
+    import torch
+
+    info = dict(
+        date=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        commit=git_commit(),
+        host=platform.node(),
+        python=platform.python_version(),
+        torch=torch.__version__,
+        cpu=cpu_model(),
+        cores=usable_cores(),
+        torch_threads=torch.get_num_threads(),
+        device=device,
+        gpu=None,
+        cuda=None,
+        load_average=list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    )
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def median(values: Iterable[float]) -> Optional[float]:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def quartiles(values: Sequence[float]) -> Optional[tuple[float, float]]:
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    if len(values) < 4:
+        return (values[0], values[-1])
+    q = statistics.quantiles(values, n=4)
+    return (q[0], q[2])
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def time_per_call(fn: Callable[[], Any], calls: int, device: str) -> float:
+    """Seconds per call of `fn`, averaged over `calls` back-to-back calls (device work included)."""
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    synchronize(device)
+    return (time.perf_counter() - start) / calls
+
+
+def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, default=_jsonable) + "\n")
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def fmt(value: Optional[float], spec: str = ".3g", missing: str = "-") -> str:
+    return missing if value is None else format(value, spec)

@@ -1,0 +1,132 @@
+"""Evaluate a trained model on any dataset config: accuracy and theoretical energy.
+
+    python -m fwformer.evaluate --checkpoint runs/d                         # its own validation set
+    python -m fwformer.evaluate --checkpoint runs/c data=npz data.path=test.npz data.split=all --json
+
+Overrides may change the data (`data.*`), the batch size, the device and the energy constants;
+the architecture comes from the checkpoint, and the data must agree with it (channels, image
+size, classes). Accuracies are fractions in [0, 1]; energy is mJ per image.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+
+from fwformer.errors import ConfigError, exit_on_user_error
+
+# Keys an evaluation may override: everything else is the trained model's.
+EVAL_OVERRIDABLE = ("data", "data.", "train.batch_size", "train.device", "train.energy_batches",
+                    "train.num_threads", "train.amp", "energy.")
+
+
+def autocast(device: torch.device, amp: bool):
+    """bf16 autocast on CUDA when `amp` (pytorch-wavelets fails under fp16); nothing on the CPU."""
+    if amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate_model(model: torch.nn.Module, batches: Iterable, *, device: torch.device, amp: bool = False) -> dict[str, float]:
+    """Top-1 accuracy, mean cross-entropy and sample count of `model` on `(x, y)` batches."""
+    from spikingjelly.activation_based import functional
+
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    loss_sum = torch.zeros((), device=device)
+    n = 0
+    for x, y in batches:
+        with autocast(device, amp):
+            logits = model(x)
+        functional.reset_net(model)
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+        correct += (logits.argmax(dim=1) == y).sum()
+        n += y.shape[0]
+    model.train(was_training)
+    if n == 0:
+        raise ValueError("evaluate_model got no batches")
+    return {"acc": correct.item() / n, "loss": loss_sum.item() / n, "n": n}
+
+
+def measure(model, batches: list[torch.Tensor], cfg) -> Any:
+    """The energy meter's report on `batches` (input tensors) with the config's energy constants."""
+    from fwformer.energy import measure_energy
+
+    return measure_energy(model, batches, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
+
+
+def _check_overrides(overrides: Sequence[str]) -> None:
+    for item in overrides:
+        key = item.split("=", 1)[0].strip().lstrip("+")
+        if not any(key == allowed or (allowed.endswith(".") and key.startswith(allowed)) for allowed in EVAL_OVERRIDABLE):
+            raise ConfigError(f"evaluate cannot override '{key}' (the architecture comes from the checkpoint); "
+                              f"allowed: data=NAME, data.*, train.batch_size, train.device, train.energy_batches, "
+                              f"train.num_threads, train.amp, energy.*")
+
+
+def evaluate_checkpoint(checkpoint: Union[str, Path], overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Accuracy and energy of a trained model on the validation set of a (possibly new) data config."""
+    from itertools import islice
+
+    from fwformer.checkpoint import load_checkpoint
+    from fwformer.config import load_config
+    from fwformer.data import build_datasets, make_loader, resolve_device, with_data_geometry
+    from fwformer.model import build_model
+
+    _check_overrides(overrides)
+    state = load_checkpoint(checkpoint)
+    cfg = with_data_geometry(load_config(state["config"], overrides, check=False))
+    device = resolve_device(cfg.train.device)
+    _, val_ds, info = build_datasets(cfg, normalization=state.get("normalization"))
+    model = build_model(cfg)
+    model.load_state_dict(state["model"])
+    model.to(device)
+    loader = make_loader(val_ds, cfg, train=False, device=device)
+    result = evaluate_model(model, loader, device=device, amp=cfg.train.amp)
+    report = measure(model, [x for x, _ in islice(iter(loader), max(cfg.train.energy_batches, 1))], cfg)
+    return {
+        "accuracy": result["acc"],
+        "loss": result["loss"],
+        "num_samples": result["n"],
+        "energy_mj": report.energy_mj,
+        "macs": report.macs,
+        "acs": report.acs,
+        "mean_firing_rate": report.mean_firing_rate,
+        "dataset": info.name,
+        "split": cfg.data.split,
+        "checkpoint": str(checkpoint),
+        "trained_epochs": int(state["epoch"]),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m fwformer.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True, help="a run folder written by fwformer.train, or its checkpoint.pt")
+    p.add_argument("overrides", nargs="*", help="data overrides, e.g. data=npz data.path=test.npz data.split=all")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a summary line")
+    return p
+
+
+@exit_on_user_error
+def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    result = evaluate_checkpoint(args.checkpoint, args.overrides)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"accuracy {100 * result['accuracy']:.2f}% ({result['num_samples']} {result['dataset']} images, "
+              f"split {result['split']})  energy {result['energy_mj']:.4g} mJ/image  "
+              f"firing rate {result['mean_firing_rate']:.3f}", file=sys.stdout)
+    return result
+
+
+if __name__ == "__main__":
+    main()

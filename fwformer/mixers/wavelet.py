@@ -1,0 +1,273 @@
+"""`dwt-<wavelet>[@level]`: a 2-D discrete wavelet transform of the token grid as a token mixer.
+
+FWformer's 2D-WT (Wang et al., arXiv 2403.18228) mixes tokens with a fixed wavelet basis instead
+of attention; WISE / WavSpA (Zhuang et al., arXiv 2210.01989) puts a learned map between a forward
+and an inverse wavelet transform. This mixer does both on spikes `[T, B, N, D]`:
+
+    spikes -> J-level 2-D DWT ('periodization') -> per-subband channel gains -> inverse DWT
+           -> BN over channels -> output LIF (in `Mixer.forward`) -> spikes
+
+Coefficient-space processing: one learnable gain per (subband, channel), i.e. per channel for
+the last approximation band and for LH, HL, HH of every level. The transform is linear, so the
+spike nonlinearity stays in the one output LIF, as in the Fourier mixers; the gains make the
+mixer a learnable multi-resolution filter (band gains, like GFNet's global filter but localised).
+They start at 1 for the approximation band and 1/2 for the detail bands, so at initialisation
+the mixer outputs (x + lowpass_J(x)) / 2: it mixes tokens from the first step (much like
+PoolFormer's pooling), and every band has a gradient (a zero gain would cut it off).
+
+The transform is pytorch-wavelets' DWTForward/DWTInverse (any PyWavelets discrete family,
+`pywt.wavelist(kind='discrete')`, optional level, default 1), run once per (wavelet, level,
+grid) on the unit basis of the grid to read off its exact linear operator: analysis `[C, N]`
+and synthesis `[N, C]` matrices (C coefficients, N = H W tokens). The forward pass is then two
+GEMMs on `[T*B, N, D]`, channels last: no permutes, no grouped-conv launches per level, 3 to 4x
+faster than calling the modules on CPU, and no pytorch-wavelets code under autocast (its fp16
+failure cannot arise; the products follow autocast like the Fourier mixers).
+
+Whether a family/level reconstructs exactly on a grid is read off the same operator
+(synthesis @ analysis == identity): pytorch-wavelets' periodization wraps a filter around the
+signal once only, so long filters fail on small grids (on 8x8: haar up to 3 levels, db2 up to 2,
+db3/sym3/coif1 only 1, coif2 none). A name that cannot reconstruct is a ConfigError at build
+time that lists the levels that would work.
+
+Energy: the products are not nn modules, so their multiply-accumulates are reported with
+`record_product`, counted for the filter bank (see `filter_bank_macs`), not for the dense GEMMs
+that run it on an accelerator.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+from fwformer.energy_ops import record_product
+from fwformer.errors import ConfigError, closest
+from fwformer.mixers.base import Mixer
+from fwformer.mixers.registry import register_family
+
+MODE = "periodization"  # coefficient arrays keep the grid's size (other modes grow them)
+DETAIL_GAIN = 0.5  # initial gain of every detail band; the approximation band starts at 1
+
+
+# --- names and grid checks, shared with `wavelet-learned-` -----------------------------------
+
+@functools.lru_cache(maxsize=None)
+def discrete_wavelets() -> tuple[str, ...]:
+    import pywt
+
+    return tuple(pywt.wavelist(kind="discrete"))
+
+
+def parse_wavelet_suffix(prefix: str, suffix: str) -> dict:
+    """'db2@2' -> {'wavelet': 'db2', 'level': 2}; the level defaults to 1."""
+    name = f"{prefix}{suffix}"
+    wavelet, sep, level_text = suffix.partition("@")
+    known = discrete_wavelets()
+    if wavelet not in known:
+        raise ConfigError(
+            f"unknown wavelet '{wavelet}' in mixer '{name}'{closest(wavelet, known)}; expected a PyWavelets "
+            f"discrete wavelet: haar, db1-db38, sym2-sym20, coif1-coif17, bior*, rbio*, dmey"
+        )
+    if not sep:
+        return {"wavelet": wavelet, "level": 1}
+    if not level_text.isdigit() or int(level_text) < 1:
+        raise ConfigError(f"the level in mixer '{name}' must be an integer >= 1, but got '{level_text}'")
+    return {"wavelet": wavelet, "level": int(level_text)}
+
+
+def mixer_name(prefix: str, wavelet: str, level: int) -> str:
+    return f"{prefix}{wavelet}" + (f"@{level}" if level != 1 else "")
+
+
+def max_level(grid: tuple[int, int]) -> int:
+    """Deepest level that still halves a side of at least 2 tokens."""
+    side = min(grid)
+    return int(math.log2(side)) if side >= 2 else 0
+
+
+def _grid_text(h: int, w: int) -> str:
+    return ("an " if str(h)[0] == "8" or h in (11, 18) else "a ") + f"{h}x{w}"
+
+
+def check_levels(name: str, wavelet: str, level: int, grid: tuple[int, int],
+                 reconstructs: Callable[[str, int, int, int], bool]) -> None:
+    """ConfigError unless `reconstructs(wavelet, level, H, W)`; the message lists the levels that do."""
+    h, w = int(grid[0]), int(grid[1])
+    if level <= max_level((h, w)) and reconstructs(wavelet, level, h, w):
+        return
+    working = [j for j in range(1, max_level((h, w)) + 1) if reconstructs(wavelet, j, h, w)]
+    where = f"{wavelet} on {h}x{w}"
+    tail = f"levels that work for {where}: {', '.join(map(str, working))}" if working else f"no level works for {where}"
+    raise ConfigError(f"{name} cannot reconstruct {_grid_text(h, w)} grid; {tail}")
+
+
+def is_inverse(analysis: Optional[torch.Tensor], synthesis: Optional[torch.Tensor]) -> bool:
+    """synthesis @ analysis == identity. Filters hold fp32 values (~1e-7 off); failures are O(0.01-1)."""
+    if analysis is None or synthesis is None or synthesis.shape[0] != analysis.shape[1]:
+        return False
+    eye = torch.eye(analysis.shape[1], dtype=analysis.dtype)
+    return bool((synthesis @ analysis - eye).abs().max() < 1e-4)
+
+
+# --- pytorch-wavelets' operator -----------------------------------------------------------
+
+def make_transform_pair(wavelet: str, level: int) -> tuple[nn.Module, nn.Module]:
+    import warnings
+
+    with warnings.catch_warnings():  # pytorch-wavelets imports the deprecated pkg_resources
+        warnings.simplefilter("ignore")
+        from pytorch_wavelets import DWTForward, DWTInverse
+    return DWTForward(J=level, wave=wavelet, mode=MODE), DWTInverse(wave=wavelet, mode=MODE)
+
+
+@functools.lru_cache(maxsize=None)
+def pytorch_wavelets_operator(wavelet: str, level: int, h: int, w: int):
+    """(analysis [C, N], synthesis [N, C], subband [C]) of pytorch-wavelets on an h x w grid, float64.
+
+    Coefficients are ordered [last approximation, then LH, HL, HH of the deepest level, ...,
+    of level 1]; `subband` numbers them 0 (approximation) and 1 + 3 (J - level) + s. Returns
+    (None, None, None) when the pair cannot even run or its shapes do not close up.
+    """
+    fwd, inv = make_transform_pair(wavelet, level)
+    fwd, inv = fwd.double(), inv.double()
+    n = h * w
+    try:
+        with torch.no_grad():
+            low, highs = fwd(torch.eye(n, dtype=torch.float64).reshape(n, 1, h, w))
+            bands = [low] + highs[::-1]  # [n, 1, h', w'], then [n, 1, 3, h_j, w_j] deepest first
+            analysis = torch.cat([b.reshape(n, -1) for b in bands], dim=1).T  # [C, N]
+            unit = torch.eye(analysis.shape[0], dtype=torch.float64)
+            parts = list(unit.split([b[0].numel() for b in bands], dim=1))
+            coeffs = [p.reshape(-1, *b.shape[1:]) for p, b in zip(parts, bands)]
+            y = inv((coeffs[0], coeffs[1:][::-1]))  # [C, 1, H', W']
+    except RuntimeError:  # a filter longer than a padded level can fail inside conv2d
+        return None, None, None
+    if y.shape[-2:] != (h, w):
+        return None, None, None
+    synthesis = y.reshape(analysis.shape[0], n).T  # [N, C]
+    subband = [torch.zeros(low[0].numel(), dtype=torch.long)]
+    for depth, band in enumerate(bands[1:]):
+        subband.append((1 + 3 * depth + torch.arange(3)).repeat_interleave(band[0, 0, 0].numel()))
+    return analysis, synthesis, torch.cat(subband)
+
+
+def pytorch_wavelets_reconstructs(wavelet: str, level: int, h: int, w: int) -> bool:
+    analysis, synthesis, _ = pytorch_wavelets_operator(wavelet, level, h, w)
+    return is_inverse(analysis, synthesis)
+
+
+# --- energy -------------------------------------------------------------------------------
+
+def effective_taps(lowpass, highpass) -> float:
+    """Mean non-zero taps of a filter pair (PyWavelets pads biorthogonal filters with zeros)."""
+    return (sum(1 for v in lowpass if v != 0) + sum(1 for v in highpass if v != 0)) / 2
+
+
+def filter_bank_macs(grid: tuple[int, int], level: int, taps_dec: float, taps_rec: float) -> tuple[int, int]:
+    """Multiply-accumulates of one channel of one image: (on the input spikes, on real values).
+
+    A 1-D two-band pass over a line of n values gives n/2 lowpass and n/2 highpass outputs, so
+    n * taps MACs (taps capped at n: a longer periodized filter wraps onto the same n values);
+    a 2-D level on h x w does a row pass and a column pass, the inverse the same with the
+    synthesis taps, and the gains one multiply per coefficient (h w in all). Only the first
+    pass reads the input spikes; everything after it reads real values. Odd sizes are padded
+    by one, as pytorch-wavelets does.
+    """
+    h, w = grid
+    spike, real = 0.0, float(h * w)  # gains
+    for j in range(level):
+        rows, cols = h * w * min(taps_dec, w), h * w * min(taps_dec, h)
+        spike += rows if j == 0 else 0.0
+        real += cols + (rows if j > 0 else 0.0)
+        real += h * w * (min(taps_rec, w) + min(taps_rec, h))
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return int(round(spike)), int(round(real))
+
+
+def wavelet_macs(wavelet: str, level: int, grid: tuple[int, int], *, learned: bool = False) -> tuple[int, int]:
+    """`filter_bank_macs` for a PyWavelets family; learned filters have every tap non-zero."""
+    import pywt
+
+    wave = pywt.Wavelet(wavelet)
+    if learned:
+        return filter_bank_macs(grid, level, wave.dec_len, wave.rec_len)
+    return filter_bank_macs(grid, level, effective_taps(wave.dec_lo, wave.dec_hi),
+                            effective_taps(wave.rec_lo, wave.rec_hi))
+
+
+# --- the mixers ---------------------------------------------------------------------------
+
+class CoefficientMixer(Mixer):
+    """analysis `[C, N]` -> per-subband channel gains -> synthesis `[N, C]` -> BN over channels.
+
+    Subclasses provide `operator()` and call `init_coefficients`; `costs` lists
+    (tag, MACs on spikes, MACs on real values) per channel per image for the energy meter.
+    """
+
+    def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **neuron):
+        super().__init__(dim, grid, num_heads, **neuron)
+        self.bn = nn.BatchNorm1d(dim)
+        self.costs: list[tuple[str, int, int]] = []
+
+    def init_coefficients(self, subband: torch.Tensor, approximation: torch.Tensor) -> None:
+        """`subband` [C]: the band of every coefficient; `approximation` [bands]: True for LL bands."""
+        self.register_buffer("subband", subband.long(), persistent=False)
+        gains = torch.where(approximation[:, None], 1.0, DETAIL_GAIN).expand(-1, self.dim)
+        self.gains = nn.Parameter(gains.float().contiguous())  # [bands, D]
+
+    def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def coefficient_gains(self) -> torch.Tensor:
+        return self.gains[self.subband]  # [C, D]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        t, b, n, d = x.shape
+        analysis, synthesis = self.operator()
+        coeffs = torch.matmul(analysis.to(x.dtype), x.reshape(t * b, n, d))  # [T*B, C, D]
+        coeffs = coeffs * self.coefficient_gains()
+        y = torch.matmul(synthesis.to(coeffs.dtype), coeffs)  # [T*B, N, D]
+        images = t * b * d  # one-channel images the filter banks run on
+        for tag, on_spikes, on_reals in self.costs:
+            record_product(self, f"{tag}.rows", flops=images * on_spikes, operand=x)
+            record_product(self, f"{tag}.coeffs", flops=images * on_reals, operand=y)
+        return self.bn(y.reshape(-1, d)).reshape(t, b, n, d)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Forward then inverse transform with the spiking part (gains, BN, LIF) bypassed: `x` back."""
+        t, b, n, d = x.shape
+        analysis, synthesis = self.operator()
+        return (synthesis @ (analysis @ x.reshape(t * b, n, d))).reshape(x.shape)
+
+
+@register_family("dwt-", "dwt-<wavelet>[@level]")
+class DWTMixer(CoefficientMixer):
+    prefix = "dwt-"
+
+    def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, wavelet: str = "haar",
+                 level: int = 1, **neuron):
+        super().__init__(dim, grid, num_heads, **neuron)
+        self.check_grid(self.grid, wavelet=wavelet, level=level)
+        self.wavelet, self.level = wavelet, level
+        analysis, synthesis, subband = pytorch_wavelets_operator(wavelet, level, *self.grid)
+        # Constants rebuilt from the name: not saved in checkpoints.
+        self.register_buffer("analysis", analysis.float(), persistent=False)
+        self.register_buffer("synthesis", synthesis.float(), persistent=False)
+        self.init_coefficients(subband, torch.arange(1 + 3 * level) == 0)
+        self.costs = [(wavelet, *wavelet_macs(wavelet, level, self.grid))]
+
+    @classmethod
+    def parse_suffix(cls, suffix: str) -> dict:
+        return parse_wavelet_suffix(cls.prefix, suffix)
+
+    @classmethod
+    def check_grid(cls, grid: tuple[int, int], *, wavelet: str, level: int = 1) -> None:
+        check_levels(mixer_name(cls.prefix, wavelet, level), wavelet, level, grid, pytorch_wavelets_reconstructs)
+
+    def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.analysis, self.synthesis
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, wavelet={self.wavelet}, level={self.level}"

@@ -1,0 +1,403 @@
+"""Train one architecture: the loop that the CLI and the search both call.
+
+    result = train(cfg, out_dir="runs/d", report=callback)      # from Python (the search)
+    python -m fwformer.train --config tiny data=digits --out runs/d  # from the shell
+
+AdamW (weight decay on weights only), linear warm-up then cosine to `min_lr` per step, label
+smoothing, optional mixup/cutmix, gradient clipping, bf16 autocast on CUDA, neuron state reset
+after every batch (the Spikformer recipe, REFERENCE.md). Seeded; deterministic on the CPU.
+After every epoch: validation accuracy, a checkpoint (model, optimizer, epoch, RNG states,
+resolved config) when there is an `out_dir`, and `report(metrics)`, which may stop training
+by returning True. At the end: the energy meter on validation batches, inference latency,
+parameters. `train()` never logs to MLflow; the CLI does when a tracking URI is configured.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import random
+import resource
+import sys
+import time
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from fwformer.config import Config, TrainConfig
+from fwformer.errors import ConfigError, exit_on_user_error
+
+__all__ = ["train", "NonFiniteLossError", "lr_at", "check_train_config", "main"]
+
+Report = Callable[[dict[str, Any]], Optional[bool]]
+
+# Config keys a resumed run may change without changing what it trains.
+RESUME_MAY_CHANGE = {"name", "train.epochs", "train.device", "train.num_threads", "data.root", "data.num_workers",
+                     "data.download"}
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def lr_at(step: int, *, lr: float, min_lr: float, warmup_steps: int, total_steps: int) -> float:
+    """Learning rate at optimizer step `step` (0-based): linear warm-up, then cosine down to `min_lr`."""
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    if total_steps <= warmup_steps:
+        return lr
+    progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
+    return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def check_train_config(tc: TrainConfig) -> None:
+    rules = [
+        (tc.epochs >= 1, f"train.epochs must be >= 1, but got {tc.epochs}"),
+        (tc.batch_size >= 1, f"train.batch_size must be >= 1, but got {tc.batch_size}"),
+        (tc.lr > 0, f"train.lr must be > 0, but got {tc.lr}"),
+        (0 <= tc.min_lr <= tc.lr, f"train.min_lr must be between 0 and train.lr={tc.lr}, but got {tc.min_lr}"),
+        (tc.weight_decay >= 0, f"train.weight_decay must be >= 0, but got {tc.weight_decay}"),
+        (tc.warmup_epochs >= 0, f"train.warmup_epochs must be >= 0, but got {tc.warmup_epochs}"),
+        (0 <= tc.label_smoothing < 1, f"train.label_smoothing must be in [0, 1), but got {tc.label_smoothing}"),
+        (tc.mixup >= 0 and tc.cutmix >= 0, f"train.mixup and train.cutmix must be >= 0, but got {tc.mixup}, {tc.cutmix}"),
+        (tc.grad_clip >= 0, f"train.grad_clip must be >= 0 (0: off), but got {tc.grad_clip}"),
+        (tc.max_steps_per_epoch is None or tc.max_steps_per_epoch >= 1,
+         f"train.max_steps_per_epoch must be >= 1 or null, but got {tc.max_steps_per_epoch}"),
+        (tc.energy_batches >= 1, f"train.energy_batches must be >= 1, but got {tc.energy_batches}"),
+        (tc.num_threads is None or tc.num_threads >= 1, f"train.num_threads must be >= 1 or null, but got {tc.num_threads}"),
+    ]
+    for ok, message in rules:
+        if not ok:
+            raise ConfigError(message)
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on matrices and kernels only; biases and norm scales are left alone (timm, nanoGPT)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak CUDA memory allocated since the last reset, or the process's peak resident memory on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+@contextlib.contextmanager
+def torch_settings(tc: TrainConfig, device: torch.device) -> Iterator[None]:
+    """Threads and determinism for one run, restored afterwards (the search runs many in one process)."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        if tc.num_threads:
+            torch.set_num_threads(tc.num_threads)
+        if device.type == "cpu" and tc.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+@torch.no_grad()
+def inference_latency_ms(model: torch.nn.Module, x: torch.Tensor, *, device: torch.device, amp: bool,
+                         repeats: int = 3) -> float:
+    """Median wall time of one forward pass on the batch `x`, in milliseconds."""
+    from fwformer.evaluate import autocast
+
+    was_training = model.training
+    model.eval()
+    times = []
+    for i in range(repeats + 1):  # the first pass warms up allocators and kernels
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        with autocast(device, amp):
+            model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i:
+            times.append(time.perf_counter() - start)
+    model.train(was_training)
+    return 1000 * sorted(times)[len(times) // 2]
+
+
+def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        name = f"{prefix}{key}"
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            keys += _config_diff(va, vb, name + ".")
+        elif va != vb and name not in RESUME_MAY_CHANGE:
+            keys.append(f"{name} ({vb!r} in the checkpoint, {va!r} now)")
+    return keys
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: Optional[Report] = None,
+          resume: bool = False, progress: bool = True, datasets: Optional[tuple] = None) -> dict[str, Any]:
+    """Train `cfg` for `cfg.train.epochs` epochs and return its metrics (see the module docstring).
+
+    out_dir: where the checkpoint (after every epoch), `config.yaml` and `metrics.json` go; None
+        keeps everything in memory. resume: continue from `out_dir/checkpoint.pt` when it exists.
+    report: called with each epoch's metrics (epoch, train_loss, train_acc, val_acc, val_loss,
+        images_per_s, peak_mem_mb, mean_firing_rate, lr, epoch_time_s); returning True stops.
+    datasets: `(train_ds, val_ds, info)` from `build_datasets(cfg)` when the caller built them.
+    """
+    from spikingjelly.activation_based import functional
+    from tqdm import tqdm
+
+    from fwformer.checkpoint import (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, load_checkpoint, rng_state,
+                                     save_checkpoint, set_rng_state)
+    from fwformer.config import config_to_dict, save_config
+    from fwformer.data import build_datasets, make_loader, normalization_of, resolve_device, with_data_geometry
+    from fwformer.data.augment import mix_batch
+    from fwformer.evaluate import autocast, evaluate_model, measure
+    from fwformer.model import build_model, count_parameters
+
+    tc = cfg.train
+    check_train_config(tc)
+    cfg = with_data_geometry(cfg)
+    device = resolve_device(tc.device)
+    out = Path(out_dir) if out_dir is not None else None
+    if resume and out is None:
+        raise ConfigError("resume=True needs an out_dir holding the checkpoint to resume")
+    amp = tc.amp and device.type == "cuda"
+    show = progress and sys.stderr.isatty()
+
+    with torch_settings(tc, device):
+        train_ds, val_ds, info = datasets if datasets is not None else build_datasets(cfg)
+        train_loader = make_loader(train_ds, cfg, train=True, device=device)
+        val_loader = make_loader(val_ds, cfg, train=False, device=device)
+        seed_everything(tc.seed)
+        model = build_model(cfg).to(device)
+        optimizer = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr, betas=(0.9, 0.999))
+        steps_per_epoch = min(len(train_loader), tc.max_steps_per_epoch or len(train_loader))
+        total_steps = tc.epochs * steps_per_epoch
+        warmup_steps = round(tc.warmup_epochs * steps_per_epoch)
+        schedule = dict(lr=tc.lr, min_lr=tc.min_lr, warmup_steps=warmup_steps, total_steps=total_steps)
+        # On the GPU, reading the loss every step would stall the pipeline; the CPU loses nothing.
+        sync_every = 1 if device.type == "cpu" else 20
+
+        start_epoch, history, train_time = 0, [], 0.0
+        if resume and (out / CHECKPOINT_FILE).is_file():
+            state = load_checkpoint(out, map_location=device)
+            changed = _config_diff(config_to_dict(cfg), state["config"])
+            if changed:
+                raise ConfigError(f"cannot resume '{out}': the config differs from the checkpoint's in {', '.join(changed)}")
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            set_rng_state(state["rng"])
+            start_epoch, history, train_time = int(state["epoch"]), list(state["history"]), float(state["train_time_s"])
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, out / CONFIG_FILE)
+
+        stopped_early = False
+        for epoch in range(start_epoch, tc.epochs):
+            model.train()
+            train_loader.set_epoch(epoch)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), dtype=torch.long, device=device)
+            seen = 0
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not show, leave=False,
+                       dynamic_ncols=True)
+            start = time.perf_counter()
+            for step, (x, y) in enumerate(islice(iter(train_loader), steps_per_epoch)):
+                global_step = epoch * steps_per_epoch + step
+                lr = lr_at(global_step, **schedule)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                if tc.mixup > 0 or tc.cutmix > 0:
+                    x, target = mix_batch(x, y, cfg.num_classes, mixup=tc.mixup, cutmix=tc.cutmix)
+                else:
+                    target = y
+                with autocast(device, amp):
+                    logits = model(x)  # [B, classes]; x is [B, C, H, W] or [T, B, C, H, W]
+                loss = F.cross_entropy(logits.float(), target, label_smoothing=tc.label_smoothing)
+                loss.backward()
+                if tc.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                functional.reset_net(model)  # no membrane state survives into the next batch
+
+                loss_sum += loss.detach() * y.shape[0]
+                correct += (logits.detach().argmax(dim=1) == y).sum()
+                seen += y.shape[0]
+                if (step + 1) % sync_every == 0 or step + 1 == steps_per_epoch:
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        bar.close()
+                        raise NonFiniteLossError(
+                            f"training loss is {value} at epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}); "
+                            f"lower train.lr, lengthen train.warmup_epochs or set train.grad_clip"
+                        )
+                    elapsed = time.perf_counter() - start
+                    bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}",
+                                    img_s=f"{seen / max(elapsed, 1e-9):.0f}", refresh=False)
+                    bar.update((step + 1) - bar.n)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            epoch_time = time.perf_counter() - start
+            bar.close()
+            train_time += epoch_time
+
+            val = evaluate_model(model, val_loader, device=device, amp=amp)
+            first_val = next(iter(val_loader))[0]
+            metrics = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum.item() / seen,
+                "train_acc": correct.item() / seen,
+                "val_acc": val["acc"],
+                "val_loss": val["loss"],
+                "images_per_s": seen / epoch_time,
+                "peak_mem_mb": peak_memory_mb(device),
+                "mean_firing_rate": measure(model, [first_val], cfg).mean_firing_rate,
+                "lr": lr,
+                "epoch_time_s": epoch_time,
+            }
+            history.append(metrics)
+            if out is not None:
+                save_checkpoint(out / CHECKPOINT_FILE, {
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                    "rng": rng_state(), "config": config_to_dict(cfg), "history": history,
+                    "train_time_s": train_time, "normalization": normalization_of(train_ds),
+                })
+            if progress:
+                tqdm.write(f"epoch {epoch + 1}/{tc.epochs}  loss {metrics['train_loss']:.4f}  "
+                           f"train {100 * metrics['train_acc']:.1f}%  val {100 * metrics['val_acc']:.2f}%  "
+                           f"{metrics['images_per_s']:.0f} img/s  {epoch_time:.1f}s", file=sys.stderr)
+            if report is not None and report(dict(metrics)):
+                stopped_early = True
+                break
+
+        energy_batches = [x for x, _ in islice(iter(val_loader), tc.energy_batches)]
+        energy = measure(model, energy_batches, cfg)
+        last = history[-1]
+        images = sum(h["images_per_s"] * h["epoch_time_s"] for h in history)
+        result = {
+            "val_acc": last["val_acc"],
+            "val_loss": last["val_loss"],
+            "train_loss": last["train_loss"],
+            "train_acc": last["train_acc"],
+            "energy_mj": energy.energy_mj,
+            "macs": energy.macs,
+            "acs": energy.acs,
+            "mean_firing_rate": energy.mean_firing_rate,
+            "params": count_parameters(model),
+            "epochs": len(history),
+            "stopped_early": stopped_early,
+            "train_time_s": train_time,
+            "images_per_s": images / train_time if train_time > 0 else 0.0,
+            "latency_ms": inference_latency_ms(model, energy_batches[0], device=device, amp=amp),
+            "latency_batch_size": int(energy_batches[0].shape[-4]),
+            "peak_mem_mb": max(h["peak_mem_mb"] for h in history),
+            "dataset": info.name,
+            "num_train": len(train_ds),
+            "num_val": len(val_ds),
+            "device": str(device),
+            "history": history,
+        }
+        if out is not None:
+            (out / METRICS_FILE).write_text(json.dumps(_json_safe(result), indent=2))
+        return result
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m fwformer.train",
+                                description="Train one architecture and write DIR/metrics.json, the checkpoint and the config.")
+    p.add_argument("--config", required=True, help="a preset name (e.g. tiny, spikformer-4-384) or a YAML file")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. data=digits train.epochs=5 mixers=fft2d")
+    p.add_argument("--out", required=True, help="run folder (created; must be new or empty unless --resume)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI; none: no MLflow)")
+    p.add_argument("--experiment", default="fwformer-train", help="MLflow experiment name")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    return p
+
+
+@exit_on_user_error
+def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+    from fwformer.checkpoint import CHECKPOINT_FILE
+    from fwformer.config import config_to_dict, load_config
+    from fwformer.data import build_datasets, resolve_device, with_data_geometry
+
+    args = build_parser().parse_args(argv)
+    # Everything is checked, and the data is loaded, before the run folder is created.
+    cfg = with_data_geometry(load_config(args.config, args.overrides, check=False))
+    check_train_config(cfg.train)
+    resolve_device(cfg.train.device)
+    out = Path(args.out)
+    if args.resume and not (out / CHECKPOINT_FILE).is_file():
+        raise ConfigError(f"--resume needs '{out / CHECKPOINT_FILE}', which does not exist")
+    if not args.resume and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out '{out}' already exists and is not empty; choose a new folder or pass --resume")
+    datasets = build_datasets(cfg)
+    tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+
+    if not tracking_uri:
+        result = train(cfg, out_dir=out, resume=args.resume, progress=not args.quiet, datasets=datasets)
+    else:
+        import mlflow
+
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_experiment(args.experiment)
+        with mlflow.start_run(run_name=cfg.name):
+            mlflow.log_params({k: str(v)[:500] for k, v in _flatten(config_to_dict(cfg)).items()})
+
+            def log_epoch(metrics: dict[str, Any]) -> bool:
+                mlflow.log_metrics({k: float(v) for k, v in metrics.items() if k != "epoch"}, step=metrics["epoch"])
+                return False
+
+            result = train(cfg, out_dir=out, resume=args.resume, progress=not args.quiet, report=log_epoch,
+                           datasets=datasets)
+            mlflow.log_metrics({f"final_{k}": float(v) for k, v in result.items()
+                                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)})
+            mlflow.log_artifacts(str(out))
+    print(f"val_acc {100 * result['val_acc']:.2f}%  energy {result['energy_mj']:.4g} mJ/image  "
+          f"params {result['params']}  epochs {result['epochs']}  {result['train_time_s']:.1f}s training  -> {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""MLflow wiring of the search: the one module that writes to MLflow.
+
+Layout: one experiment per study (named like it); one parent run per study, reused by every
+`--resume`; one child run per trained trial (tag `mlflow.parentRunId`), named `trial-NNN`, with
+
+- params: the trial's choices (`mixer_0`.. one per block, `T`, searched widths) and the training
+  settings that matter for comparing runs;
+- metrics: per epoch (step = epoch: train_loss, val_acc, lr, images_per_s, ...), then the final
+  ones (val_acc, energy_mj, params, latency_ms, peak_mem_mb, images_per_s, train_time_s, ...);
+- tags: `trial` (the Optuna trial number, how a resumed search finds the run again),
+  `canonical_key`, `state` (COMPLETE / PRUNED / FAIL / INTERRUPTED), `error` on failures, and
+  `pareto` (`true` / `false`), rewritten whenever the front changes;
+- artifact `arch.yaml`: the trial's fwformer config (`python -m fwformer.train --config arch.yaml`).
+
+Status: COMPLETE -> FINISHED, FAIL -> FAILED, PRUNED and INTERRUPTED -> KILLED.
+The parent holds the metric `hypervolume` (step = trials finished), the resolved study and, at
+the end, pareto_front.png / .html / .csv and the knee point's exported config.
+
+Every write happens in the driver process (sqlite loses writes under many writers); workers
+only report to Ray Tune.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+PARETO_TAG = "pareto"
+TRIAL_TAG = "trial"
+STATE_TAG = "state"
+STATUS = {"COMPLETE": "FINISHED", "FAIL": "FAILED", "PRUNED": "KILLED", "INTERRUPTED": "KILLED"}
+
+
+def default_tracking_uri(workdir: Path) -> str:
+    """MLFLOW_TRACKING_URI if set, else `sqlite:///mlflow.db` in the working directory."""
+    import os
+
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
+
+
+def ui_command(tracking_uri: str, workdir: Path) -> str:
+    """The command that opens the MLflow UI on this tracking store."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {tracking_uri}"
+    uri = tracking_uri
+    local = f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
+    if uri == local:
+        uri = "sqlite:///mlflow.db"
+    return f"mlflow ui --backend-store-uri {uri}"
+
+
+def quiet_mlflow_logs() -> None:
+    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _param_value(v: Any) -> str:
+    text = json.dumps(v) if isinstance(v, (list, tuple, dict)) else str(v)
+    return text[:500]
+
+
+class Tracker:
+    """The study's MLflow experiment, parent run and child runs, through one MlflowClient."""
+
+    def __init__(self, tracking_uri: str, study_name: str):
+        from mlflow.tracking import MlflowClient
+
+        quiet_mlflow_logs()
+        self.uri = tracking_uri
+        self.client = MlflowClient(tracking_uri)
+        self.study_name = study_name
+        exp = self.client.get_experiment_by_name(study_name)
+        if exp is None:
+            self.experiment_id = self.client.create_experiment(study_name, tags={"study": study_name})
+        else:
+            if exp.lifecycle_stage == "deleted":
+                self.client.restore_experiment(exp.experiment_id)
+            self.experiment_id = exp.experiment_id
+        self.parent_id: Optional[str] = None
+        self._children: dict[int, str] = {}  # trial number -> run id
+        self._pareto: dict[str, str] = {}  # run id -> current tag value
+        self._epoch_logged: dict[str, int] = {}
+
+    # ---- parent -----------------------------------------------------------------------------------
+    def open_parent(self, run_id: Optional[str], *, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        """Reopen the parent run `run_id` (on resume), or create one; returns its id."""
+        from mlflow.entities import Param, RunTag
+
+        if run_id is not None:
+            try:
+                run = self.client.get_run(run_id)
+            except Exception:  # noqa: BLE001 - gone, or another tracking store: start a new parent
+                run = None
+            if run is not None and run.info.lifecycle_stage != "deleted":
+                self.client.update_run(run_id, status="RUNNING")
+                self.parent_id = run_id
+                self._load_children()
+                return run_id
+        run = self.client.create_run(self.experiment_id, run_name=self.study_name,
+                                     tags={"study": self.study_name, "role": "study", **tags})
+        self.parent_id = run.info.run_id
+        flat = _flatten(params)
+        items = [Param(k[:250], _param_value(v)) for k, v in sorted(flat.items())]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(self.parent_id, params=items[i:i + 100])
+        self.client.log_batch(self.parent_id, tags=[RunTag("study_params", str(len(items)))])
+        return self.parent_id
+
+    def _load_children(self) -> None:
+        for run in self.children():
+            number = run.data.tags.get(TRIAL_TAG)
+            if number is None:
+                continue
+            # The newest run wins if a crash ever left two for one trial.
+            self._children.setdefault(int(number), run.info.run_id)
+            self._pareto[run.info.run_id] = run.data.tags.get(PARETO_TAG, "")
+
+    def children(self) -> list:
+        """Every child run of the parent (all statuses)."""
+        from mlflow.entities import ViewType
+
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{self.parent_id}'",
+                run_view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token,
+                order_by=["attributes.start_time DESC"])
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def log_hypervolume(self, value: float, step: int) -> None:
+        self.client.log_metric(self.parent_id, "hypervolume", float(value), step=int(step))
+
+    def hypervolume_steps(self) -> set[int]:
+        return {m.step for m in self.client.get_metric_history(self.parent_id, "hypervolume")}
+
+    def log_parent_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        self._log_metrics(self.parent_id, metrics, step)
+
+    def log_parent_artifacts(self, paths: Iterable[Path], artifact_path: Optional[str] = None) -> None:
+        for path in paths:
+            if Path(path).exists():
+                self.client.log_artifact(self.parent_id, str(path), artifact_path)
+
+    def log_parent_text(self, text: str, name: str) -> None:
+        self.client.log_text(self.parent_id, text, name)
+
+    def close_parent(self, status: str = "FINISHED") -> None:
+        if self.parent_id is not None:
+            self.client.set_terminated(self.parent_id, status=status)
+
+    # ---- children -----------------------------------------------------------------------------------
+    def child_of(self, number: int) -> Optional[str]:
+        return self._children.get(number)
+
+    def start_child(self, number: int, *, params: Mapping[str, Any], tags: Mapping[str, str],
+                    config: Optional[Mapping[str, Any]] = None) -> str:
+        """The child run of trial `number`: found by its tag when it exists, else created."""
+        from mlflow.entities import Param
+
+        existing = self._children.get(number)
+        if existing is not None:
+            return existing
+        run = self.client.create_run(
+            self.experiment_id, run_name=f"trial-{number:03d}",
+            tags={"mlflow.parentRunId": self.parent_id, TRIAL_TAG: str(number), "study": self.study_name,
+                  STATE_TAG: "RUNNING", PARETO_TAG: "false", **tags})
+        run_id = run.info.run_id
+        self._children[number] = run_id
+        self._pareto[run_id] = "false"
+        items = [Param(k[:250], _param_value(v)) for k, v in params.items()]
+        if items:
+            self.client.log_batch(run_id, params=items)
+        if config is not None:
+            self.log_config(run_id, config)
+        return run_id
+
+    def log_config(self, run_id: str, config: Mapping[str, Any]) -> None:
+        import yaml
+
+        self.client.log_text(run_id, yaml.safe_dump(dict(config), sort_keys=False), "arch.yaml")
+
+    def log_epoch(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
+        self._log_metrics(run_id, metrics, step)
+
+    def _log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k[:250], float(v), now, int(step)) for k, v in metrics.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if items:
+            self.client.log_batch(run_id, metrics=items)
+
+    def end_child(self, run_id: str, state: str, *, metrics: Optional[Mapping[str, Any]] = None,
+                  step: int = 0, error: Optional[str] = None, extra_tags: Optional[Mapping[str, str]] = None) -> None:
+        """Final metrics, state and error tags, terminal status. Safe to call twice (resume)."""
+        from mlflow.entities import RunTag
+
+        if metrics:
+            self._log_metrics(run_id, metrics, step)
+        tags = [RunTag(STATE_TAG, state)]
+        if state != "COMPLETE":
+            tags.append(RunTag(PARETO_TAG, "false"))
+            self._pareto[run_id] = "false"
+        if error:
+            tags.append(RunTag("error", error[:5000]))
+        tags += [RunTag(k, str(v)) for k, v in (extra_tags or {}).items()]
+        self.client.log_batch(run_id, tags=tags)
+        self.client.set_terminated(run_id, status=STATUS[state])
+
+    def run_status(self, run_id: str) -> str:
+        return self.client.get_run(run_id).info.status
+
+    def set_pareto(self, flags: Mapping[str, bool]) -> None:
+        """Tag `pareto` of each run id; only the tags whose value changes are written."""
+        for run_id, on_front in flags.items():
+            value = "true" if on_front else "false"
+            if self._pareto.get(run_id) != value:
+                self.client.set_tag(run_id, PARETO_TAG, value)
+                self._pareto[run_id] = value
+
+
+def scratch_dir() -> Path:
+    """A temporary folder for artifacts before they are logged."""
+    return Path(tempfile.mkdtemp(prefix="fwformer-search-"))
