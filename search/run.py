@@ -73,6 +73,8 @@ class Plan:
     results_dir: Path
     faults: dict = field(default_factory=dict)
     num_threads: Optional[int] = None
+    overrides: list = field(default_factory=list)
+    resume_command: str = ""
 
 
 def _sqlite_path(url: str) -> Optional[Path]:
@@ -131,31 +133,52 @@ def _check_local_resources(resources: Any) -> None:
                               f"set resources.gpu=0 or join a cluster with GPUs with --address")
 
 
-def prepare(args: argparse.Namespace) -> Plan:
-    """Load and check everything (ConfigError on bad input); starts nothing."""
-    from search.study import load_study
+def _stored_study(storage: str, name: str) -> Any:
+    import optuna
 
-    study = load_study(args.study, args.overrides)
-    workdir = Path.cwd().resolve()
-    storage = args.storage or _default_sqlite(workdir, "optuna.db")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def prepare(args: argparse.Namespace) -> Plan:
+    """Load and check everything (ConfigError on bad input); starts nothing.
+
+    A resumed study takes the overrides it was started with (stored in the Optuna study), then the
+    ones given now, and keeps its hypervolume reference point."""
+    from search.samplers import make_sampler
+    from search.study import load_study
     from search.tracking import default_tracking_uri
 
+    overrides = list(args.overrides)
+    study = load_study(args.study, overrides)
+    workdir = Path.cwd().resolve()
+    storage = args.storage or _default_sqlite(workdir, "optuna.db")
     tracking_uri = args.tracking_uri or default_tracking_uri(workdir)
     names = existing_study_names(storage)
-    if args.resume and study.name not in names:
-        raise ConfigError(f"cannot resume study '{study.name}': it does not exist in {storage}"
-                          + (f" (it holds: {', '.join(sorted(names))})" if names else "")
-                          + "; start it without --resume")
-    if not args.resume and study.name in names:
+    reference = None
+    if args.resume:
+        if study.name not in names:
+            raise ConfigError(f"cannot resume study '{study.name}': it does not exist in {storage}"
+                              + (f" (it holds: {', '.join(sorted(names))})" if names else "")
+                              + "; start it without --resume")
+        stored = _stored_study(storage, study.name)
+        first = [str(o) for o in stored.user_attrs.get("overrides") or []]
+        if first:
+            overrides = [*first, *overrides]
+            study = load_study(args.study, overrides)
+        directions = [d.name.lower() for d in stored.directions]
+        if directions != [d for _, d in study.objectives]:
+            raise ConfigError(f"study '{study.name}' was created with directions {directions}, but now has "
+                              f"{[d for _, d in study.objectives]}; resume it with the same objectives")
+        reference = stored.user_attrs.get("reference_point")
+    elif study.name in names:
         raise ConfigError(f"study '{study.name}' already exists in {storage}; continue it with --resume, "
                           f"or start a new one under another name (name=NEW_NAME)")
     if args.address is None:
         _check_local_resources(study.resources)
-    from search.samplers import make_sampler
-
     make_sampler(study.search.sampler, seed=study.search.seed, budget=study.search.trials,
                  **dict(study.search.sampler_options or {}))  # bad sampler options fail here, not later
-    reference = study.reference_point()
+    reference = reference or study.reference_point()
     missing = [m for (m, _), r in zip(study.objectives, reference) if r is None]
     if missing:
         raise ConfigError(f"objectives {', '.join(missing)} need a hypervolume reference: set "
@@ -165,11 +188,18 @@ def prepare(args: argparse.Namespace) -> Plan:
     return Plan(study=study, workdir=workdir, storage=storage, tracking_uri=tracking_uri, resume=args.resume,
                 address=args.address, reference=[float(r) for r in reference],
                 results_dir=workdir / "ray_results" / study.name, faults=parse_faults(os.environ.get(FAULTS_ENV)),
-                num_threads=threads)
+                num_threads=threads, overrides=overrides,
+                resume_command=" ".join(["python -m search.run --study", args.study, "--resume",
+                                         *([f"--storage {args.storage}"] if args.storage else []),
+                                         *([f"--tracking-uri {args.tracking_uri}"] if args.tracking_uri else [])]))
 
 
 @exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    import logging
+
+    # spikingjelly registers Triton ops at import; without Triton (CPU) torch warns twice per process.
+    logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
     args = build_parser().parse_args(argv)
     plan = prepare(args)
     return SearchRun(plan).run()
@@ -223,38 +253,28 @@ class SearchRun:
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*ray.tune.*")
 
-    def _open_optuna(self) -> tuple[Any, list[int]]:
+    def _open_optuna(self) -> Any:
         import optuna
 
         from search.samplers import make_sampler, session_seed
-        from search.searcher import recover_interrupted
 
         s = self.study.search
         storage = optuna.storages.RDBStorage(self.plan.storage, heartbeat_interval=None)
+        n_existing = 0
         if self.plan.resume:
-            probe = optuna.load_study(study_name=self.study.name, storage=storage)
-            stored = [d.name.lower() for d in probe.directions]
-            if stored != self.directions:
-                raise ConfigError(f"study '{self.study.name}' was created with directions {stored}, but the study "
-                                  f"file now says {self.directions}; resume with the same objectives")
-            n_existing = len(probe.get_trials(deepcopy=False))
-        else:
-            n_existing = 0
+            n_existing = len(optuna.load_study(study_name=self.study.name, storage=storage).get_trials(deepcopy=False))
         sampler = make_sampler(s.sampler, seed=session_seed(s.seed, n_existing), budget=s.trials,
                                **dict(s.sampler_options or {}))
         if self.plan.resume:
-            ostudy = optuna.load_study(study_name=self.study.name, storage=storage, sampler=sampler)
-            requeued = recover_interrupted(ostudy)
-        else:
-            ostudy = optuna.create_study(study_name=self.study.name, storage=storage, sampler=sampler,
-                                         directions=self.directions)
-            ostudy.set_metric_names([m for m, _ in self.objectives])
-            ostudy.set_user_attr("objectives", [[m, d] for m, d in self.objectives])
-            ostudy.set_user_attr("reference_point", self.plan.reference)
-            ostudy.set_user_attr("study_file", str(self.study.path))
-            ostudy.set_user_attr("created_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
-            requeued = []
-        return ostudy, requeued
+            return optuna.load_study(study_name=self.study.name, storage=storage, sampler=sampler)
+        ostudy = optuna.create_study(study_name=self.study.name, storage=storage, sampler=sampler,
+                                     directions=self.directions)
+        ostudy.set_metric_names([m for m, _ in self.objectives])
+        for key, value in {"objectives": [[m, d] for m, d in self.objectives], "reference_point": self.plan.reference,
+                           "study_file": str(self.study.path), "overrides": list(self.plan.overrides),
+                           "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}.items():
+            ostudy.set_user_attr(key, value)
+        return ostudy
 
     def _open_tracking(self) -> Any:
         from search.tracking import Tracker
@@ -339,10 +359,14 @@ class SearchRun:
             if t.state == TrialState.RUNNING or t.state == TrialState.WAITING:
                 continue
             state = "INTERRUPTED" if t.user_attrs.get("interrupted") else t.state.name
-            run_id = self.tracker.child_of(t.number) or t.user_attrs.get("mlflow_run_id")
+            run_id = self.tracker.child_of(t.number)
+            if state == "INTERRUPTED":
+                # Its run is continued by the trial queued in its place: close it only if no later
+                # trial has taken it over yet.
+                if run_id is not None and self.tracker.run_status(run_id) in ("RUNNING", "SCHEDULED"):
+                    self.tracker.end_child(run_id, state, error=t.user_attrs.get("error"))
+                continue
             if run_id is None:
-                if state == "INTERRUPTED":
-                    continue
                 run_id = self._start_child(t.number, t.params, t.user_attrs.get("config") or {},
                                            t.user_attrs.get("canonical_key", ""), t.user_attrs.get("requeued_from"))
             if self.tracker.run_status(run_id) in ("RUNNING", "SCHEDULED"):
@@ -370,7 +394,11 @@ class SearchRun:
         live = self.ledger.live.get(number)
         if live is None or live.mlflow_run_id:
             return
-        live.mlflow_run_id = self._start_child(number, live.params, live.config, live.key, live.requeued_from)
+        if live.reuse_run_id:  # an interrupted trial trained again: its MLflow run continues
+            live.mlflow_run_id = self.tracker.resume_child(live.reuse_run_id, number,
+                                                           tags={"requeued_from": str(live.requeued_from)})
+        if not live.mlflow_run_id:
+            live.mlflow_run_id = self._start_child(number, live.params, live.config, live.key, live.requeued_from)
         Trial(self.optuna, self.ledger._trial_id(number)).set_user_attr("mlflow_run_id", live.mlflow_run_id)
 
     def trial_epoch(self, number: int, result: dict) -> None:
@@ -477,7 +505,10 @@ class SearchRun:
             tune.with_resources(run_trial, resources),
             tune_config=tune.TuneConfig(
                 search_alg=OptunaStudySearcher(self.ledger), scheduler=EarlyStopScheduler(self.ledger),
-                num_samples=remaining, max_concurrent_trials=self.study.search.max_concurrent, reuse_actors=False,
+                num_samples=remaining, max_concurrent_trials=self.study.search.max_concurrent,
+                # A worker keeps torch, the data and the model code imported from one trial to the next
+                # (seconds per trial on a CPU); every trial still builds its own model and optimizer.
+                reuse_actors=True,
                 trial_name_creator=lambda t: f"trial_{t.config.get('number')}",
                 trial_dirname_creator=lambda t: f"trial_{t.config.get('number')}_{t.trial_id}"),
             run_config=tune.RunConfig(
@@ -511,9 +542,12 @@ class SearchRun:
         from search.progress import Progress
         from search.searcher import StudyLedger
 
+        from search.searcher import recover_interrupted
+
         self._quiet()
-        self.optuna, requeued = self._open_optuna()
+        self.optuna = self._open_optuna()
         self.tracker = self._open_tracking()
+        requeued = recover_interrupted(self.optuna, run_of=self.tracker.child_of) if self.plan.resume else []
         trials_root = self.plan.results_dir / "trials"
         self.ledger = StudyLedger(self.study, self.optuna, trial_dir=lambda n: str(trials_root / f"trial_{n}"),
                                   faults=self.plan.faults, num_threads=self.plan.num_threads)
@@ -567,7 +601,7 @@ class SearchRun:
                               f"the space looks exhausted after {self.ledger.finished} trials")
         if self.interrupted:
             self.progress.say(f"stopped after {self.ledger.finished}/{self.ledger.budget} trials; continue with: "
-                              f"python -m search.run --study {self.study.name} --resume")
+                              f"{self.plan.resume_command}")
         else:
             self.progress.say(f"finished {self.ledger.finished}/{self.ledger.budget} trials in {self.progress.elapsed()}")
         self.progress.say(f"browse the study: {ui_command(self.plan.tracking_uri, self.plan.workdir)}")

@@ -92,6 +92,7 @@ class LiveTrial:
     energy_bound_mj: float
     param_count: int
     requeued_from: Optional[int] = None
+    reuse_run_id: Optional[str] = None  # the MLflow run of the interrupted trial this one continues
     curve: dict = field(default_factory=dict)  # epoch -> early-stop metric
     stopped_early: bool = False
     ray_trial_id: Optional[str] = None
@@ -195,10 +196,10 @@ class StudyLedger:
             config = config_to_dict(cfg)
             requeued_from = trial.user_attrs.get("requeued_from")
             for name, value in (("kind", TRAINED), ("config", config), ("seed", int(cfg.train.seed)),
-                                ("energy_bound_mj", energy_bound), ("params", params_count)):
+                                ("energy_bound_mj", energy_bound), ("param_count", params_count)):
                 trial.set_user_attr(name, value)
             live = LiveTrial(trial.number, dict(trial.params), key, config, energy_bound, params_count,
-                             requeued_from=requeued_from)
+                             requeued_from=requeued_from, reuse_run_id=trial.user_attrs.get("mlflow_run_id"))
             self.live[trial.number] = live
             root = requeued_from if requeued_from is not None else trial.number
             return {
@@ -286,32 +287,19 @@ class StudyLedger:
 
     def interrupt(self, number: int, reason: str) -> None:
         """A live trial that will not finish in this run: FAIL it (marked interrupted, not counted)
-        and queue its parameters again, so the next run trains it."""
+        and queue its parameters again, so the next run trains it (into the same MLflow run)."""
         live = self.live.pop(number, None)
-        if live is not None:
-            self._interrupt_stored(number, reason, requeue=True)
-        for repeat in self.pending_repeats.pop(live.key if live else "", []):
-            self._interrupt_stored(repeat, reason, requeue=False)
+        if live is None:
+            return
+        fail_interrupted(self.optuna, self._frozen(number), reason, requeue=True, run_id=live.mlflow_run_id)
+        for repeat in self.pending_repeats.pop(live.key, []):
+            fail_interrupted(self.optuna, self._frozen(repeat), reason, requeue=False)
 
     def interrupt_pending_repeats(self, reason: str) -> None:
         for numbers in self.pending_repeats.values():
             for n in numbers:
-                self._interrupt_stored(n, reason, requeue=False)
+                fail_interrupted(self.optuna, self._frozen(n), reason, requeue=False)
         self.pending_repeats.clear()
-
-    def _interrupt_stored(self, number: int, reason: str, *, requeue: bool) -> None:
-        from optuna.trial import Trial, TrialState
-
-        frozen = self._frozen(number)
-        if frozen.state != TrialState.RUNNING:
-            return
-        trial = Trial(self.optuna, frozen._trial_id)
-        trial.set_user_attr("interrupted", True)
-        trial.set_user_attr("error", reason)
-        self.optuna.tell(number, state=TrialState.FAIL)
-        if requeue:
-            root = frozen.user_attrs.get("requeued_from", number)
-            self.optuna.enqueue_trial(dict(frozen.params), user_attrs={"requeued_from": root})
 
     def _trial_id(self, number: int) -> int:
         return self.optuna._storage.get_trial_id_from_study_id_trial_number(self.optuna._study_id, number)
@@ -320,24 +308,43 @@ class StudyLedger:
         return self.optuna._storage.get_trial(self._trial_id(number))
 
 
-def recover_interrupted(optuna_study: Any, reason: str = "interrupted: the search stopped before the trial "
-                                                         "finished; queued again") -> list[int]:
-    """After a crash or kill: fail the trials left RUNNING (marked interrupted) and queue again the
-    ones that were being trained. Returns the numbers failed this way."""
+def fail_interrupted(optuna_study: Any, frozen: Any, reason: str, *, requeue: bool,
+                     run_id: Optional[str] = None) -> None:
+    """FAIL a RUNNING trial as interrupted (user attrs "interrupted", "error"); with `requeue`,
+    enqueue its parameters again, carrying the trial it descends from and its MLflow run."""
     from optuna.trial import Trial, TrialState
+
+    if frozen.state != TrialState.RUNNING:
+        return
+    trial = Trial(optuna_study, frozen._trial_id)
+    trial.set_user_attr("interrupted", True)
+    trial.set_user_attr("error", reason)
+    optuna_study.tell(frozen.number, state=TrialState.FAIL)
+    if requeue:
+        attrs = {"requeued_from": frozen.user_attrs.get("requeued_from", frozen.number)}
+        run_id = run_id or frozen.user_attrs.get("mlflow_run_id")
+        if run_id:
+            attrs["mlflow_run_id"] = run_id
+        optuna_study.enqueue_trial(dict(frozen.params), user_attrs=attrs)
+
+
+def recover_interrupted(optuna_study: Any, run_of: Callable[[int], Optional[str]] = lambda n: None,
+                        reason: str = "interrupted: the search stopped before the trial finished; queued again"
+                        ) -> list[int]:
+    """After a crash or kill: fail the trials left RUNNING (marked interrupted) and queue again the
+    ones that were being trained; `run_of(number)` finds a trial's MLflow run by its tag when the
+    trial never recorded it. Returns the numbers queued again."""
+    from optuna.trial import TrialState
 
     out = []
     for frozen in optuna_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        trial = Trial(optuna_study, frozen._trial_id)
-        trial.set_user_attr("interrupted", True)
-        trial.set_user_attr("error", reason)
-        optuna_study.tell(frozen.number, state=TrialState.FAIL)
         # Queued again only if it was (about to be) trained: repeats and infeasible proposals carry
         # no work, and a sampler may propose them again.
-        if frozen.user_attrs.get("kind") == TRAINED or "fixed_params" in frozen.system_attrs:
-            root = frozen.user_attrs.get("requeued_from", frozen.number)
-            optuna_study.enqueue_trial(dict(frozen.params), user_attrs={"requeued_from": root})
-        out.append(frozen.number)
+        trained = frozen.user_attrs.get("kind") == TRAINED or "fixed_params" in frozen.system_attrs
+        fail_interrupted(optuna_study, frozen, reason, requeue=trained,
+                         run_id=frozen.user_attrs.get("mlflow_run_id") or run_of(frozen.number))
+        if trained:
+            out.append(frozen.number)
     return out
 
 

@@ -93,12 +93,12 @@ class Tracker:
         self.parent_id: Optional[str] = None
         self._children: dict[int, str] = {}  # trial number -> run id
         self._pareto: dict[str, str] = {}  # run id -> current tag value
-        self._epoch_logged: dict[str, int] = {}
+        self._last_epoch: dict[str, dict] = {}  # run id -> its last per-epoch metrics
 
     # ---- parent -----------------------------------------------------------------------------------
     def open_parent(self, run_id: Optional[str], *, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Reopen the parent run `run_id` (on resume), or create one; returns its id."""
-        from mlflow.entities import Param, RunTag
+        from mlflow.entities import Param
 
         if run_id is not None:
             try:
@@ -117,7 +117,6 @@ class Tracker:
         items = [Param(k[:250], _param_value(v)) for k, v in sorted(flat.items())]
         for i in range(0, len(items), 100):
             self.client.log_batch(self.parent_id, params=items[i:i + 100])
-        self.client.log_batch(self.parent_id, tags=[RunTag("study_params", str(len(items)))])
         return self.parent_id
 
     def _load_children(self) -> None:
@@ -191,6 +190,27 @@ class Tracker:
             self.log_config(run_id, config)
         return run_id
 
+    def resume_child(self, run_id: str, number: int, *, tags: Mapping[str, str]) -> Optional[str]:
+        """Continue run `run_id` (of an interrupted trial) as the run of trial `number`; None if the
+        run no longer exists."""
+        from mlflow.entities import RunTag
+
+        try:
+            run = self.client.get_run(run_id)
+        except Exception:  # noqa: BLE001
+            return None
+        if run.info.lifecycle_stage == "deleted":
+            return None
+        self.client.update_run(run_id, status="RUNNING")
+        self.client.log_batch(run_id, tags=[RunTag(TRIAL_TAG, str(number)), RunTag(STATE_TAG, "RUNNING"),
+                                            *(RunTag(k, v) for k, v in tags.items())])
+        self.client.delete_tag(run_id, "error") if "error" in run.data.tags else None
+        for n, r in list(self._children.items()):
+            if r == run_id:
+                del self._children[n]
+        self._children[number] = run_id
+        return run_id
+
     def log_config(self, run_id: str, config: Mapping[str, Any]) -> None:
         import yaml
 
@@ -198,6 +218,7 @@ class Tracker:
 
     def log_epoch(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
         self._log_metrics(run_id, metrics, step)
+        self._last_epoch[run_id] = dict(metrics)
 
     def _log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
         from mlflow.entities import Metric
@@ -214,7 +235,9 @@ class Tracker:
         from mlflow.entities import RunTag
 
         if metrics:
-            self._log_metrics(run_id, metrics, step)
+            # A final value equal to the last epoch's would only repeat that point.
+            last = self._last_epoch.pop(run_id, {})
+            self._log_metrics(run_id, {k: v for k, v in metrics.items() if last.get(k) != v}, step)
         tags = [RunTag(STATE_TAG, state)]
         if state != "COMPLETE":
             tags.append(RunTag(PARETO_TAG, "false"))

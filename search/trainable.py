@@ -45,11 +45,8 @@ def run_trial(config: dict) -> None:
         if fault == "raise":
             raise RuntimeError("injected fault (FWFORMER_SEARCH_FAULTS)")
         if fault == "nan":
-            cfg.train.lr = float("nan")
-        from fwformer.train import train
-
-        result = train(cfg, out_dir=config.get("out_dir"), report=report, resume=bool(config.get("resume")),
-                       progress=False)
+            cfg.train.lr = float("inf")  # passes the config checks, then the loss turns NaN
+        result = _train(cfg, config, report)
     except Exception as err:  # noqa: BLE001 - every failure is recorded, the search goes on
         tune.report({"final": True, "failed": True, "error": error_line(err),
                      "traceback": "".join(traceback.format_exception(err))[-4000:]})
@@ -58,6 +55,25 @@ def run_trial(config: dict) -> None:
     if fault == "acc0":
         result["val_acc"] = 0.0
     tune.report({**result, "energy_bound_mj": energy_bound, "final": True, "failed": False})
+
+
+def _train(cfg: Any, config: dict, report: Any) -> dict:
+    """Train; an interrupted trial continues from its last epoch checkpoint when there is one."""
+    from pathlib import Path
+
+    from fwformer.errors import ConfigError
+    from fwformer.train import train
+
+    out_dir, resume = config.get("out_dir"), bool(config.get("resume"))
+    try:
+        return train(cfg, out_dir=out_dir, report=report, resume=resume, progress=False)
+    except ConfigError as err:
+        # The study was resumed with other training settings: the checkpoint no longer matches,
+        # so the trial starts over rather than failing.
+        if not resume or "cannot resume" not in str(err):
+            raise
+        (Path(out_dir) / "checkpoint.pt").unlink(missing_ok=True)
+        return train(cfg, out_dir=out_dir, report=report, resume=False, progress=False)
 
 
 def error_line(err: BaseException) -> str:

@@ -112,12 +112,12 @@ def expand_mixer(name: str, *, wavelets: Sequence[str], levels: Sequence[int], g
 def canonical_mixer(name: str) -> str:
     """One spelling per distinct mixer: hybrid parts sorted, family options parsed by the registry
     (so `dwt-haar` and `dwt-haar@1` agree when the family reads them alike)."""
-    from fwformer.mixers.registry import _resolve, hybrid_parts
+    from fwformer.mixers.registry import resolve_mixer, hybrid_parts
 
     tokens = []
     for part in hybrid_parts(name):
         try:
-            cls, options = _resolve(part)
+            cls, options = resolve_mixer(part)
         except ConfigError:
             tokens.append(part)
             continue

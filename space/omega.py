@@ -18,6 +18,10 @@ def merge_structured(schema: type, *layers: Any, prefix: str = "") -> Any:
         return OmegaConf.merge(OmegaConf.structured(schema), *layers)
     except OmegaConfBaseException as err:
         raise ConfigError(one_line_error(err, schema, prefix)) from None
+    except TypeError as err:  # e.g. `objectives.0.metric=x`: a mapping merged into a list
+        where = f" in '{prefix}'" if prefix else ""
+        raise ConfigError(f"cannot merge the config layers{where}: {err}; a list is set whole, "
+                          f"e.g. objectives=[{{metric: val_acc, direction: maximize}}]") from None
 
 
 def to_object(schema: type, merged: Any, prefix: str = "") -> Any:
@@ -42,8 +46,10 @@ def parse_dotlist(overrides: Sequence[str]) -> Any:
             raise ConfigError(f"override '{item}' is not of the form key=value")
         key, value = item.split("=", 1)
         key = key.strip().lstrip("+")
-        # Nested lists (one mixer list per block) are left as written: quote their items yourself.
-        if value.strip().startswith("[") and "[" not in value.strip()[1:]:
+        # Nested lists or mappings (one mixer list per block, objectives) are left as written:
+        # quote names with '+' or '@' inside them yourself.
+        inner = value.strip()[1:]
+        if value.strip().startswith("[") and "[" not in inner and "{" not in inner:
             item = _quote_list_items(f"{key}={value}")
         else:
             item = f"{key}={value}"

@@ -220,7 +220,9 @@ class SearchSpace:
         if energy_meter() is None or self.grid is None:
             return None
         big = self._corner(max)
-        per_mixer = self._one_block_costs(big, energy=True)
+        # Energy at firing rate 1 grows linearly with T, so the mixers are ranked at the smallest T
+        # (much cheaper on large inputs) and only the winner is measured at the largest.
+        per_mixer = self._one_block_costs(dataclasses.replace(big, T=min(self.T)), energy=True)
         mixers = [max(c, key=lambda m: (per_mixer[m].energy_mj, per_mixer[m].params)) for c in self.block_choices]
         return model_cost(dataclasses.replace(big, mixers=mixers, depth=self.depth), energy=True).energy_mj
 

@@ -24,7 +24,12 @@ from torch import nn
 
 from fwformer.errors import ConfigError
 from fwformer.mixers.registry import register
-from fwformer.mixers.wavelet import CoefficientMixer, pytorch_wavelets_operator, pytorch_wavelets_reconstructs, wavelet_macs
+from fwformer.mixers.wavelet import (
+    CoefficientMixer,
+    pytorch_wavelets_operator,
+    pytorch_wavelets_reconstructs,
+    wavelet_macs,
+)
 
 BASES = ("haar", "db2", "rbio2.2")
 

@@ -51,7 +51,7 @@ def _unknown(name: str) -> ConfigError:
     return ConfigError(f"unknown mixer '{name}'{closest(name, candidates)}; expected one of: {', '.join(known_names())}")
 
 
-def _resolve(name: str) -> tuple[type, dict]:
+def resolve_mixer(name: str) -> tuple[type, dict]:
     """The class and keyword options a single (non-hybrid) name stands for."""
     if name in MIXERS:
         return MIXERS[name], {}
@@ -74,7 +74,7 @@ def check_mixer(name: str, grid: Optional[tuple[int, int]] = None) -> None:
     if len(parts) > 1 and (any(not p for p in parts) or len(set(parts)) != len(parts)):
         raise ConfigError(f"hybrid mixer '{name}' must join distinct mixer names with '+', e.g. fft2d+dwt-haar")
     for part in parts:
-        cls, options = _resolve(part)
+        cls, options = resolve_mixer(part)
         if grid is not None and hasattr(cls, "check_grid"):
             cls.check_grid(tuple(grid), **options)
 
@@ -89,7 +89,7 @@ def create_mixer(name: str, *, dim: int, grid: tuple[int, int], num_heads: int =
         from fwformer.mixers.hybrid import HybridMixer
 
         return HybridMixer([create_mixer(p, **common) for p in parts], name=name, **common)
-    cls, options = _resolve(name)
+    cls, options = resolve_mixer(name)
     mixer = cls(**common, **options)
     mixer.mixer_name = name
     return mixer
