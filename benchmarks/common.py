@@ -91,14 +91,19 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_per_call(fn: Callable[[], Any], calls: int, device: str) -> float:
-    """Seconds per call of `fn`, averaged over `calls` back-to-back calls (device work included)."""
+def time_per_call(fn: Callable[[], Any], calls: int, device: str) -> tuple[float, float]:
+    """(wall, process CPU) seconds per call of `fn`, averaged over `calls` back-to-back calls.
+
+    Wall time includes device work (synchronised). Process CPU time counts the CPU work of every
+    thread of this process and not the time other processes held the cores, so on a shared CPU it
+    measures the work a call costs rather than the scheduler; it means little for CUDA work.
+    """
     synchronize(device)
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(calls):
         fn()
     synchronize(device)
-    return (time.perf_counter() - start) / calls
+    return (time.perf_counter() - wall) / calls, (time.process_time() - cpu) / calls
 
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:

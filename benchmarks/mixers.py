@@ -71,7 +71,8 @@ class Geometry:
     overrides: tuple[str, ...]
     batch: dict[str, int]  # device type -> batch size for the speed and memory figures
     description: str
-    energy_steps: dict[str, int] = field(default_factory=lambda: {"cpu": 40, "cuda": 300})
+    repeats: dict[str, int] = field(default_factory=lambda: {"cpu": 15, "cuda": 20})
+    energy_steps: dict[str, int] = field(default_factory=lambda: {"cpu": 60, "cuda": 300})
     energy_batch: dict[str, int] = field(default_factory=lambda: {"cpu": 16, "cuda": 128})
 
 
@@ -82,9 +83,11 @@ GEOMETRIES = {
                  "4 blocks, D 128, 8 heads, T 4, 32x32 CIFAR input, 8x8 grid (quick on CPU)"),
         Geometry("spikformer-4-384", "spikformer-4-384", (), {"cpu": 4, "cuda": 128},
                  "Spikformer-4-384 on CIFAR: 4 blocks, D 384, 12 heads, T 4, 32x32 input, 8x8 grid",
-                 energy_steps={"cpu": 20, "cuda": 300}),
+                 repeats={"cpu": 9, "cuda": 20}, energy_steps={"cpu": 40, "cuda": 300},
+                 energy_batch={"cpu": 8, "cuda": 128}),
         Geometry("spikformer-2-256", "spikformer-2-256", (), {"cpu": 2, "cuda": 16},
-                 "Spikformer-2-256 on event frames: 2 blocks, D 256, 16 heads, T 16, 2x128x128 frames, 8x8 grid"),
+                 "Spikformer-2-256 on event frames: 2 blocks, D 256, 16 heads, T 16, 2x128x128 frames, 8x8 grid",
+                 repeats={"cpu": 5, "cuda": 20}),
     ]
 }
 
@@ -209,13 +212,16 @@ class IsolatedMixer:
 
 def calls_for(fn: Callable[[], None], device: str, min_time: float, cap: int = 200) -> int:
     """How many back-to-back calls make one measurement last at least `min_time` seconds."""
-    once = time_per_call(fn, 1, device)
+    once, _ = time_per_call(fn, 1, device)
     return max(1, min(cap, math.ceil(min_time / max(once, 1e-6))))
 
 
 def interleaved(subjects: dict[str, Any], kinds: tuple[str, ...], repeats: int, device: str, min_time: float,
-                warmup: int, log: Callable[[str], None]) -> dict[str, dict[str, list[float]]]:
-    """Seconds per call of `<kind>_step` for every subject, `repeats` rounds, rotated order."""
+                warmup: int, log: Callable[[str], None]) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """Seconds per call of `<kind>_step` for every subject, `repeats` rounds, rotated order.
+
+    Returns times[subject][kind][clock] = one value per round, clock `wall` or `cpu`.
+    """
     names = list(subjects)
     calls: dict[tuple[str, str], int] = {}
     for name in names:
@@ -224,22 +230,25 @@ def interleaved(subjects: dict[str, Any], kinds: tuple[str, ...], repeats: int, 
             for _ in range(warmup):
                 fn()
             calls[name, kind] = calls_for(fn, device, min_time)
-    times: dict[str, dict[str, list[float]]] = {n: {k: [] for k in kinds} for n in names}
+    times = {n: {k: {"wall": [], "cpu": []} for k in kinds} for n in names}
+    step = max(1, repeats // 5)
     for r in range(repeats):
         order = names[r % len(names):] + names[:r % len(names)]
-        for name in order:
-            for kind in kinds:
-                fn = getattr(subjects[name], f"{kind}_step")
-                times[name][kind].append(time_per_call(fn, calls[name, kind], device))
-        log(f"    round {r + 1}/{repeats} done")
+        for kind in kinds:
+            for name in order:
+                wall, cpu = time_per_call(getattr(subjects[name], f"{kind}_step"), calls[name, kind], device)
+                times[name][kind]["wall"].append(wall)
+                times[name][kind]["cpu"].append(cpu)
+        if (r + 1) % step == 0 or r + 1 == repeats:
+            log(f"    round {r + 1}/{repeats} done")
     return times
 
 
-def paired_ratio(times: dict[str, dict[str, list[float]]], name: str, ref: str, kind: str) -> tuple:
+def paired_ratio(times: dict, name: str, ref: str, kind: str, clock: str) -> tuple:
     """Median and quartiles over rounds of (ref time / name time) = name's speed relative to ref."""
     if ref not in times or name not in times:
         return None, None
-    ratios = [a / b for a, b in zip(times[ref][kind], times[name][kind]) if b > 0]
+    ratios = [a / b for a, b in zip(times[ref][kind][clock], times[name][kind][clock]) if b > 0]
     return median(ratios), quartiles(ratios)
 
 
@@ -346,7 +355,7 @@ def short_train_energy(cfg, data, *, steps: int, batch: int, eval_batch: int, de
         loss = F.cross_entropy(model(train_x[idx]), train_y[idx])
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     train_s = time.perf_counter() - start
     batches = [(val_x[i:i + eval_batch], val_y[i:i + eval_batch]) for i in range(0, len(val_y), eval_batch)]
     report = measure_energy(model, batches, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
@@ -376,7 +385,8 @@ def rate_one_energy(cfg) -> dict:
 @dataclass
 class Options:
     device: str
-    repeats: int
+    repeats: Optional[int]  # None: the geometry's default for the device
+    clock: str
     threads: int
     min_time: float
     warmup: int
@@ -408,6 +418,7 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
 
     device_type = "cuda" if opts.device.startswith("cuda") else "cpu"
     batch = opts.batch or geometry.batch[device_type]
+    repeats = opts.repeats or geometry.repeats[device_type]
     notes: list[str] = []
     base_cfg = geometry_config(geometry, BASELINE)
     mixers = available_mixers(mixers, base_cfg.grid, notes)
@@ -415,7 +426,7 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
         log(f"  note: {note}")
     result: dict[str, Any] = dict(
         geometry=geometry.name, description=geometry.description, device=opts.device, batch=batch,
-        amp=opts.amp, repeats=opts.repeats,
+        amp=opts.amp, repeats=repeats, clock=opts.clock, threads=opts.threads,
         config=dict(T=base_cfg.T, embed_dim=base_cfg.embed_dim, depth=base_cfg.depth, num_heads=base_cfg.num_heads,
                     img_size=base_cfg.img_size, in_channels=base_cfg.in_channels, grid=list(base_cfg.grid),
                     mlp_ratio=base_cfg.mlp_ratio),
@@ -428,14 +439,18 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
     subjects = {m: Subject(geometry, m, batch, opts.device, opts.amp) for m in mixers}
     for m, s in subjects.items():
         rows[m]["params"] = s.params
-    times = interleaved(subjects, ("train", "infer"), opts.repeats, opts.device, opts.min_time, opts.warmup, log)
+    times = interleaved(subjects, ("train", "infer"), repeats, opts.device, opts.min_time, opts.warmup, log)
     for m in mixers:
         for kind in ("train", "infer"):
-            per_call = times[m][kind]
-            rows[m][f"{kind}_ips"] = batch / median(per_call)
-            rows[m][f"{kind}_ips_rounds"] = [batch / t for t in per_call]
-            rows[m][f"{kind}_vs_ssa"], rows[m][f"{kind}_vs_ssa_iqr"] = paired_ratio(times, m, BASELINE, kind)
-            rows[m][f"{kind}_vs_identity"], _ = paired_ratio(times, m, BOUND, kind)
+            for clock in ("wall", "cpu"):
+                # Headline keys use the chosen clock; the other clock's figures sit beside them.
+                sfx = "" if clock == opts.clock else f"_{clock}"
+                per_call = times[m][kind][clock]
+                rows[m][f"{kind}_ips{sfx}"] = batch / median(per_call)
+                rows[m][f"{kind}_ips_rounds{sfx}"] = [batch / t for t in per_call]
+                rows[m][f"{kind}_vs_ssa{sfx}"], rows[m][f"{kind}_vs_ssa_iqr{sfx}"] = paired_ratio(
+                    times, m, BASELINE, kind, clock)
+                rows[m][f"{kind}_vs_identity{sfx}"], _ = paired_ratio(times, m, BOUND, kind, clock)
 
     # Peak training memory.
     if opts.memory:
@@ -459,14 +474,17 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
         log(f"  mixer in isolation on [T={base_cfg.T}, B={batch}, N={base_cfg.grid[0] * base_cfg.grid[1]}, "
             f"D={base_cfg.embed_dim}] spikes")
         alone = {m: IsolatedMixer(base_cfg, m, batch, opts.device, opts.amp) for m in mixers}
-        iso = interleaved(alone, ("train", "infer"), opts.repeats, opts.device, opts.min_time / 2, opts.warmup, log)
+        iso = interleaved(alone, ("train", "infer"), repeats, opts.device, opts.min_time, opts.warmup, log)
         for m in mixers:
-            rows[m]["isolated"] = dict(
-                shape=alone[m].shape,
-                train_ms=1e3 * median(iso[m]["train"]), infer_ms=1e3 * median(iso[m]["infer"]),
-                train_vs_ssa=paired_ratio(iso, m, BASELINE, "train")[0],
-                infer_vs_ssa=paired_ratio(iso, m, BASELINE, "infer")[0],
-            )
+            rows[m]["isolated"] = dict(shape=alone[m].shape)
+            for clock in ("wall", "cpu"):
+                sfx = "" if clock == opts.clock else f"_{clock}"
+                rows[m]["isolated"].update({
+                    f"train_ms{sfx}": 1e3 * median(iso[m]["train"][clock]),
+                    f"infer_ms{sfx}": 1e3 * median(iso[m]["infer"][clock]),
+                    f"train_vs_ssa{sfx}": paired_ratio(iso, m, BASELINE, "train", clock)[0],
+                    f"infer_vs_ssa{sfx}": paired_ratio(iso, m, BASELINE, "infer", clock)[0],
+                })
         del alone
 
     # Energy.
@@ -549,7 +567,7 @@ def judge_goals(result: dict) -> dict:
 def table(result: dict) -> str:
     rows = result["mixers"]
     lines = [f"== {result['geometry']} ({result['description']}), device {result['device']}, batch {result['batch']}, "
-             f"medians of {result['repeats']} interleaved rounds =="]
+             f"{result['threads']} threads, {result['clock']} clock, medians of {result['repeats']} interleaved rounds =="]
     head = (f"{'mixer':<16}{'params':>8} {'train img/s':>11} {'xSSA':>5} {'/id':>5} {'infer img/s':>11} {'xSSA':>5} "
             f"{'/id':>5} {'mem MB':>8} {'xSSA':>5} {'mJ':>7} {'xSSA':>5} {'mJ@1':>7} {'xSSA':>5} "
             f"{'mix f+b ms':>10} {'xSSA':>6}")
@@ -590,18 +608,24 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                    help=f"geometries to run (default: all; --quick: small): {', '.join(GEOMETRIES)}")
     p.add_argument("--mixers", nargs="+", default=None, metavar="NAME", help=f"default: {' '.join(MIXERS)}")
     p.add_argument("--json", default=None, metavar="FILE", help="write every figure and the machine info here")
-    p.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 5; --quick 3)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="interleaved rounds (default per geometry: CPU small 15, spikformer-4-384 9, "
+                        "spikformer-2-256 5; CUDA 20; --quick 5)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="clock of the headline speed figures: wall time, or this process's CPU time (robust on a "
+                        "shared CPU; use with --threads 1); both are recorded in the JSON")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: usable cores)")
     p.add_argument("--batch", type=int, default=None, help="override every geometry's batch size")
     p.add_argument("--min-time", type=float, default=None,
-                   help="seconds each timed measurement lasts at least (default 0.5 on CPU, 0.2 on CUDA)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed calls per model before the rounds")
+                   help="seconds each timed measurement lasts at least (default 0.1)")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="untimed calls per model before the rounds (plus the one that sizes a measurement)")
     p.add_argument("--energy-steps", type=int, default=None, help="training steps before measuring firing rates")
     p.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (as training uses)")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-energy", action="store_true")
     p.add_argument("--no-isolated", action="store_true")
-    p.add_argument("--quick", action="store_true", help="small geometry, 3 rounds, 10 energy steps")
+    p.add_argument("--quick", action="store_true", help="small geometry, 5 rounds, 20 energy steps")
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -636,11 +660,11 @@ def main(argv: Optional[list[str]] = None) -> dict:
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
     opts = Options(
-        device=device, repeats=args.repeats or (3 if args.quick else 5), threads=threads,
-        min_time=args.min_time if args.min_time is not None else (0.2 if device.startswith("cuda") else 0.5),
+        device=device, repeats=args.repeats or (5 if args.quick else None), clock=args.clock, threads=threads,
+        min_time=args.min_time if args.min_time is not None else 0.1,
         warmup=args.warmup, amp=args.amp, memory=not args.no_memory, energy=not args.no_energy,
         isolated=not args.no_isolated, batch=args.batch,
-        energy_steps=args.energy_steps if args.energy_steps is not None else (10 if args.quick else None),
+        energy_steps=args.energy_steps if args.energy_steps is not None else (20 if args.quick else None),
         quick=args.quick,
     )
 

@@ -171,8 +171,10 @@ def export_architecture(study_name: str, pick: Optional[str] = "knee", out: Unio
     names = _metric_names(study)
     directions = [d.name.lower() for d in study.directions]
     all_trials = study.get_trials(deepcopy=False)
+    # A repeat proposal (`duplicate_of`) is a copy of the trial that trained it: pick the original.
     done = [t for t in all_trials if t.state == TrialState.COMPLETE and t.values is not None
-            and "config" in t.user_attrs and all(math.isfinite(v) for v in t.values)]
+            and "config" in t.user_attrs and "duplicate_of" not in t.user_attrs
+            and all(math.isfinite(v) for v in t.values)]
 
     if trial is not None:
         chosen = next((t for t in done if t.number == trial), None)

@@ -196,10 +196,6 @@ def prepare(args: argparse.Namespace) -> Plan:
 
 @exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    import logging
-
-    # spikingjelly registers Triton ops at import; without Triton (CPU) torch warns twice per process.
-    logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
     args = build_parser().parse_args(argv)
     plan = prepare(args)
     return SearchRun(plan).run()
@@ -433,9 +429,8 @@ class SearchRun:
         run_id = live.mlflow_run_id
         step = int(outcome.metrics.get("epochs") or outcome.metrics.get("epoch") or 0)
         self.tracker.end_child(run_id, outcome.state, metrics=_final_metrics(outcome.metrics)
-                               if outcome.state == "COMPLETE" else {}, step=step, error=outcome.error)
-        if outcome.state == "FAIL" and last.get("traceback"):
-            self.tracker.client.log_text(run_id, str(last["traceback"]), "error.txt")
+                               if outcome.state == "COMPLETE" else {}, step=step, error=outcome.error,
+                               traceback=last.get("traceback") if outcome.state == "FAIL" else None)
         if outcome.state != "COMPLETE":
             _drop_checkpoint(self.ledger.trial_dir(live.requeued_from if live.requeued_from is not None else number))
         size, hv = self.update_front()
@@ -459,11 +454,12 @@ class SearchRun:
 
         if ray.is_initialized():
             return
-        env = {k: os.environ[k] for k in ("RAY_CHDIR_TO_TRIAL_DIR", "RAY_DEDUP_LOGS", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO")}
         kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                                      configure_logging=True, runtime_env={"env_vars": env})
+                                      configure_logging=True)
         if self.plan.address:
-            kwargs["address"] = self.plan.address
+            # Workers on other nodes do not inherit this process's environment.
+            keys = ("RAY_CHDIR_TO_TRIAL_DIR", "RAY_DEDUP_LOGS", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO")
+            kwargs.update(address=self.plan.address, runtime_env={"env_vars": {k: os.environ[k] for k in keys}})
         else:
             kwargs["num_cpus"] = os.cpu_count() or 1
             import torch
@@ -597,7 +593,9 @@ class SearchRun:
         from search.tracking import ui_command
 
         if self.ledger.exhausted:
-            self.progress.say(f"the sampler proposed only architectures already trained {200} times in a row: "
+            from search.searcher import MAX_REPEATS
+
+            self.progress.say(f"the sampler proposed only architectures already tried {MAX_REPEATS} times in a row: "
                               f"the space looks exhausted after {self.ledger.finished} trials")
         if self.interrupted:
             self.progress.say(f"stopped after {self.ledger.finished}/{self.ledger.budget} trials; continue with: "

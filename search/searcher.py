@@ -176,8 +176,6 @@ class StudyLedger:
                 return None
             trial = self.optuna.ask(self.distributions)
             cfg = self.study.trial_config(trial.params)
-            if self.num_threads is not None and cfg.train.num_threads is None:
-                cfg.train.num_threads = self.num_threads
             key = self.study.space.canonical_key(cfg)
             trial.set_user_attr("canonical_key", key)
             violations = self.study.space.check_constraints(cfg)
@@ -208,6 +206,9 @@ class StudyLedger:
                 "energy_bound_mj": energy_bound,
                 "out_dir": self.trial_dir(root),
                 "resume": requeued_from is not None,
+                # Torch threads = the trial's CPUs, unless the study fixed train.num_threads; kept out of
+                # the stored config so an exported architecture trains with the machine's default.
+                "num_threads": self.num_threads,
                 "fault": self.faults.get(trial.number),
             }
         self.exhausted = True

@@ -204,7 +204,8 @@ class Tracker:
         self.client.update_run(run_id, status="RUNNING")
         self.client.log_batch(run_id, tags=[RunTag(TRIAL_TAG, str(number)), RunTag(STATE_TAG, "RUNNING"),
                                             *(RunTag(k, v) for k, v in tags.items())])
-        self.client.delete_tag(run_id, "error") if "error" in run.data.tags else None
+        if "error" in run.data.tags:  # the interruption note no longer applies
+            self.client.delete_tag(run_id, "error")
         for n, r in list(self._children.items()):
             if r == run_id:
                 del self._children[n]
@@ -230,8 +231,10 @@ class Tracker:
             self.client.log_batch(run_id, metrics=items)
 
     def end_child(self, run_id: str, state: str, *, metrics: Optional[Mapping[str, Any]] = None,
-                  step: int = 0, error: Optional[str] = None, extra_tags: Optional[Mapping[str, str]] = None) -> None:
-        """Final metrics, state and error tags, terminal status. Safe to call twice (resume)."""
+                  step: int = 0, error: Optional[str] = None, traceback: Optional[str] = None,
+                  extra_tags: Optional[Mapping[str, str]] = None) -> None:
+        """Final metrics, state and error tags (the traceback as `error.txt`), terminal status.
+        Safe to call twice (resume)."""
         from mlflow.entities import RunTag
 
         if metrics:
@@ -246,6 +249,8 @@ class Tracker:
             tags.append(RunTag("error", error[:5000]))
         tags += [RunTag(k, str(v)) for k, v in (extra_tags or {}).items()]
         self.client.log_batch(run_id, tags=tags)
+        if traceback:
+            self.client.log_text(run_id, str(traceback), "error.txt")
         self.client.set_terminated(run_id, status=STATUS[state])
 
     def run_status(self, run_id: str) -> str:

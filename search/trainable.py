@@ -9,11 +9,11 @@ that dies outright (killed for memory) surfaces as a Ray trial error instead, an
 records both as FAIL. Workers write nothing to the Optuna or MLflow databases: the driver does.
 
 `config` (built by `search.searcher.StudyLedger.suggest`): number (the Optuna trial), config (the
-resolved fwformer config), energy_bound_mj, out_dir (absolute), resume, fault.
+resolved fwformer config), energy_bound_mj, out_dir (absolute), resume, num_threads, fault.
 
 `fault` is a test hook, set from the driver's FWFORMER_SEARCH_FAULTS environment variable
-(`<trial>:<kind>,...`): `raise` raises before training, `nan` trains with a NaN learning rate (so
-the loss turns NaN), `acc0` reports a validation accuracy of 0 at every epoch (so the
+(`<trial>:<kind>,...`): `raise` raises before training, `nan` trains with an infinite learning
+rate (so the loss turns NaN), `acc0` reports a validation accuracy of 0 at every epoch (so the
 early-stopping rule has a clear loser).
 """
 from __future__ import annotations
@@ -42,6 +42,8 @@ def run_trial(config: dict) -> None:
 
     try:
         cfg = load_config(config["config"])
+        if cfg.train.num_threads is None and config.get("num_threads"):
+            cfg.train.num_threads = int(config["num_threads"])
         if fault == "raise":
             raise RuntimeError("injected fault (FWFORMER_SEARCH_FAULTS)")
         if fault == "nan":

@@ -14,8 +14,7 @@ from fwformer.train import train
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    cfg = load_config("tiny", ["data=digits", "train.epochs=2", "train.batch_size=32", "train.max_steps_per_epoch=10",
-                               "train.energy_batches=1"], check=False)
+    cfg = load_config("tiny", ["data=digits", "train.epochs=2", "train.energy_batches=1"], check=False)
     return out, train(cfg, out_dir=out, progress=False)
 
 
@@ -43,7 +42,7 @@ def test_evaluate_on_a_held_out_npz_file(run, tmp_path):
     np.savez(tmp_path / "test.npz", images=images, labels=digits.target[:200])
     ev = evaluate_checkpoint(out, ["data=npz", f"data.path={tmp_path / 'test.npz'}", "data.split=all"])
     assert ev["num_samples"] == 200 and ev["dataset"] == "npz"
-    assert ev["accuracy"] > 0.3  # same images, trained briefly: far above chance (0.1)
+    assert ev["accuracy"] > 0.5  # the same digits, re-encoded as uint8: far above chance (0.1)
 
 
 @pytest.mark.parametrize("args,message", [
