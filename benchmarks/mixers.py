@@ -364,10 +364,21 @@ def short_train_energy(cfg, data, *, steps: int, batch: int, eval_batch: int, de
         correct = sum(int((model(x).argmax(1) == y).sum()) for x, y in batches)
     tail = losses[-max(1, len(losses) // 4):]
     return dict(energy_mj=report.energy_mj, mixer_energy_mj=sum(report.by_mixer.values()),
+                by_kind=energy_by_kind(report),
                 mean_firing_rate=report.mean_firing_rate, macs=report.macs, acs=report.acs,
                 steps=steps, batch=batch, val_images=len(val_y), val_acc=correct / len(val_y),
                 first_loss=losses[0] if losses else None, last_loss=sum(tail) / len(tail) if tail else None,
                 train_s=train_s)
+
+
+def energy_by_kind(report) -> dict[str, float]:
+    """mJ per image summed over the model's parts: sps, mixers, mlps, head."""
+    out: dict[str, float] = {}
+    for part, totals in report.by_part.items():
+        pieces = part.split(".")
+        kind = pieces[2] + "s" if pieces[0] == "blocks" and len(pieces) == 3 else pieces[0]
+        out[kind] = out.get(kind, 0.0) + totals["energy_mj"]
+    return out
 
 
 def rate_one_energy(cfg) -> dict:
@@ -376,7 +387,7 @@ def rate_one_energy(cfg) -> dict:
 
     report = measure_energy(build_model(cfg), None, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
     return dict(energy_mj=report.energy_mj, mixer_energy_mj=sum(report.by_mixer.values()), macs=report.macs,
-                acs=report.acs)
+                acs=report.acs, by_kind=energy_by_kind(report))
 
 
 # --------------------------------------------------------------------------------------- driver

@@ -37,6 +37,7 @@ class DataConfig:
     randaugment: bool = False
     randaugment_n: int = 1
     randaugment_m: int = 9
+    random_erasing: float = 0.0  # probability that a training image gets a random box erased (recipe: 0.25)
     normalize: bool = True
 
 
@@ -123,9 +124,6 @@ def _preset_or_file(source: Union[str, Path]) -> Path:
 
 # `data=digits` names the dataset; `mixers=fft2d` means one mixer for every block. OmegaConf would
 # reject both (a section and a list given a string), so they are rewritten before the merge.
-_SHORTHANDS = {"data": "data.name", "train": None, "energy": None}
-
-
 def _expand_shorthands(overrides: Sequence[str]) -> list[str]:
     out = []
     for item in overrides:
@@ -141,7 +139,7 @@ def _expand_shorthands(overrides: Sequence[str]) -> list[str]:
     return out
 
 
-def _quote_list_items(item: str) -> str:
+def quote_list_items(item: str) -> str:
     """Quote list items so that names like `dwt-db2@2` or `fft2d+ssa` survive OmegaConf's grammar."""
     key, value = item.split("=", 1)
     m = re.fullmatch(r"\s*\[(.*)\]\s*", value)
@@ -198,7 +196,7 @@ def load_config(
             base = OmegaConf.load(path)
         except Exception as err:  # YAML syntax errors come from several parsers
             raise ConfigError(f"cannot read config file '{path}': {str(err).splitlines()[0]}") from None
-    dotlist = [_quote_list_items(o) for o in _expand_shorthands(overrides)]
+    dotlist = [quote_list_items(o) for o in _expand_shorthands(overrides)]
     try:
         layer = OmegaConf.from_dotlist(dotlist)
     except Exception as err:

@@ -80,18 +80,21 @@ def evaluate_checkpoint(checkpoint: Union[str, Path], overrides: Sequence[str] =
     from fwformer.config import load_config
     from fwformer.data import build_datasets, make_loader, resolve_device, with_data_geometry
     from fwformer.model import build_model
+    from fwformer.train import check_train_config, torch_settings
 
     _check_overrides(overrides)
     state = load_checkpoint(checkpoint)
     cfg = with_data_geometry(load_config(state["config"], overrides, check=False))
+    check_train_config(cfg.train)
     device = resolve_device(cfg.train.device)
-    _, val_ds, info = build_datasets(cfg, normalization=state.get("normalization"))
-    model = build_model(cfg)
-    model.load_state_dict(state["model"])
-    model.to(device)
-    loader = make_loader(val_ds, cfg, train=False, device=device)
-    result = evaluate_model(model, loader, device=device, amp=cfg.train.amp)
-    report = measure(model, [x for x, _ in islice(iter(loader), max(cfg.train.energy_batches, 1))], cfg)
+    with torch_settings(cfg.train, device):
+        _, val_ds, info = build_datasets(cfg, normalization=state.get("normalization"))
+        model = build_model(cfg)
+        model.load_state_dict(state["model"])
+        model.to(device)
+        loader = make_loader(val_ds, cfg, train=False, device=device)
+        result = evaluate_model(model, loader, device=device, amp=cfg.train.amp)
+        report = measure(model, [x for x, _ in islice(iter(loader), cfg.train.energy_batches)], cfg)
     return {
         "accuracy": result["acc"],
         "loss": result["loss"],

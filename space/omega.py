@@ -38,7 +38,7 @@ def parse_dotlist(overrides: Sequence[str]) -> Any:
     """A DictConfig from `key=value` items; list items are quoted so `dwt-db2@2` or `fft2d+ssa` survive."""
     from omegaconf import OmegaConf
 
-    from fwformer.config import _quote_list_items
+    from fwformer.config import quote_list_items
 
     items = []
     for item in overrides:
@@ -50,7 +50,7 @@ def parse_dotlist(overrides: Sequence[str]) -> Any:
         # quote names with '+' or '@' inside them yourself.
         inner = value.strip()[1:]
         if value.strip().startswith("[") and "[" not in inner and "{" not in inner:
-            item = _quote_list_items(f"{key}={value}")
+            item = quote_list_items(f"{key}={value}")
         else:
             item = f"{key}={value}"
         items.append(item)

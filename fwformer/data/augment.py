@@ -1,9 +1,10 @@
 """Augmentations on whole batches of tensors, on whatever device the batch is on.
 
 The Spikformer CIFAR recipe (REFERENCE.md): random crop with 4-pixel padding, horizontal flip,
-RandAugment (m 9, n 1), mixup 0.5 (and/or cutmix), label smoothing 0.1. Crop and flip are written
-here (a gather and a where, per sample); RandAugment is kornia's, which draws its operations once
-per batch and their signs and parameters per sample. Mixup/cutmix change the targets too, so the
+RandAugment (m 9, n 1), random erasing 0.25, mixup 0.5 (and/or cutmix), label smoothing 0.1.
+Crop and flip are written here (a gather and a where, per sample); RandAugment and random erasing
+are kornia's (RandAugment draws its operations once per batch, their signs and parameters per
+sample); erasing fills its box with 0 before normalisation. Mixup/cutmix change the targets too, so the
 training loop calls `mix_batch` itself. All randomness comes from torch's global generator, which
 the training loop seeds and checkpoints.
 """
@@ -50,6 +51,8 @@ def _randaugment(n: int, m: int, channels: int) -> Callable[[torch.Tensor], torc
 def check_augment(dc: DataConfig, info: DataInfo) -> None:
     if dc.crop_padding < 0:
         raise ConfigError(f"data.crop_padding must be >= 0, but got {dc.crop_padding}")
+    if not 0.0 <= dc.random_erasing <= 1.0:
+        raise ConfigError(f"data.random_erasing is a probability in [0, 1], but got {dc.random_erasing}")
     if dc.randaugment:
         if info.event:
             raise ConfigError(f"data.randaugment works on images, but dataset '{info.name}' is event frames; "
@@ -73,6 +76,10 @@ def build_augment(dc: DataConfig, info: DataInfo) -> Optional[Callable[[torch.Te
         steps.append(lambda x: random_crop(x, dc.crop_padding))
     if dc.hflip:
         steps.append(random_hflip)
+    if dc.random_erasing > 0:
+        from kornia.augmentation import RandomErasing
+
+        steps.append(RandomErasing(p=dc.random_erasing, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0))
     if not steps:
         return None
 

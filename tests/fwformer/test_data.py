@@ -305,6 +305,49 @@ def test_spikingjelly_import_failure_says_what_to_install(tmp_path, monkeypatch)
     assert "\n" not in str(err.value)
 
 
+FAKE_SPIKINGJELLY = '''
+import numpy as np
+
+
+class DVS128Gesture:
+    """spikingjelly's interface: frames [T, 2, 128, 128] per sample, `.targets`, a train/test split."""
+
+    def __init__(self, root, train=True, data_type="event", frames_number=None, split_by=None):
+        assert data_type == "frame" and split_by == "number"
+        self.T = frames_number
+        self.targets = [i % 11 for i in range(44 if train else 22)]
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        rng = np.random.default_rng(i)
+        return rng.poisson(0.2, size=(self.T, 2, 128, 128)).astype(np.float32), self.targets[i]
+'''
+
+
+@pytest.mark.parametrize("split,sizes", [("test", (44, 22)), ("stratified", (33, 11)), ("all", (66, 66))])
+def test_event_folder_dataset_through_the_spikingjelly_interface(tmp_path, monkeypatch, split, sizes):
+    """The spikingjelly path up to its dataset class, with a stand-in class of the same interface."""
+    _fake_downloads(tmp_path)
+    (tmp_path / "fake_sj_gesture.py").write_text(FAKE_SPIKINGJELLY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = neuromorphic.SPECS["dvs128_gesture"]
+    monkeypatch.setitem(neuromorphic.SPECS, "dvs128_gesture", replace(spec, module="fake_sj_gesture"))
+    cfg = with_data_geometry(load_config("tiny", [
+        "data=dvs128_gesture", f"data.root={tmp_path}", "data.resize=16", f"data.split={split}",
+        "data.val_fraction=0.25", "data.num_workers=0", "data.hflip=true", "data.crop_padding=2", "in_channels=null",
+        "img_size=null", "num_classes=null", "T=3", "sps_pools=1", "train.batch_size=8"], check=False))
+    train, val, info = build_datasets(cfg)
+    assert (info.num_classes, info.in_channels, info.img_size, info.event) == (11, 2, 16, True)
+    assert (len(train), len(val)) == sizes
+    x, y = next(iter(make_loader(train, cfg, train=True, device=torch.device("cpu"))))
+    assert x.shape == (3, 8, 2, 16, 16) and x.dtype == torch.float32 and y.dtype == torch.int64
+    val_labels = torch.cat([y for _, y in make_loader(val, cfg, train=False, device=torch.device("cpu"))])
+    assert torch.equal(val_labels, val.labels)
+    assert build_model(cfg)(x).shape == (8, 11)
+
+
 def test_spikingjelly_import_on_this_machine(tmp_path):
     """Where torchvision is broken (CPU torch, CUDA torchvision) the real import gives our error."""
     try:
@@ -341,6 +384,8 @@ def test_bad_data_options():
         cfg_for("data=digits", "data.val_fraction=1.5")
     with pytest.raises(ConfigError, match="randaugment works on images"):
         cfg_for("data=digits_dvs", "in_channels=2", "data.randaugment=true")
+    with pytest.raises(ConfigError, match="random_erasing is a probability"):
+        cfg_for("data=digits", "data.random_erasing=2")
     with pytest.raises(ConfigError, match="train.device"):
         resolve_device("tpu")
 
@@ -364,8 +409,8 @@ def test_hflip_and_randaugment_keep_shapes():
     flipped = random_hflip(x)
     assert all(torch.equal(flipped[i], x[i]) or torch.equal(flipped[i], x[i].flip(-1)) for i in range(16))
     for channels, name in ((3, "cifar10"), (1, "digits")):
-        cfg = load_config("tiny", [f"data={name}", "data.randaugment=true", "data.crop_padding=1", "data.hflip=true"],
-                          check=False)
+        cfg = load_config("tiny", [f"data={name}", "data.randaugment=true", "data.crop_padding=1", "data.hflip=true",
+                                   "data.random_erasing=0.5"], check=False)
         augment = build_augment(cfg.data, dataset_info(cfg.data))
         y = augment(torch.rand(8, channels, 8, 8))
         assert y.shape == (8, channels, 8, 8) and torch.isfinite(y).all()
@@ -383,3 +428,13 @@ def test_mix_batch_gives_probability_targets():
     assert xm.shape == frames.shape
     same, target = mix_batch(x, y, 4)
     assert same is x and torch.equal(target.argmax(1), y)
+
+
+def test_default_root_is_the_users_cache_or_fwformer_data(monkeypatch, tmp_path):
+    from fwformer.data import default_root
+
+    monkeypatch.delenv("FWFORMER_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_root() == tmp_path / "fwformer" / "datasets"
+    monkeypatch.setenv("FWFORMER_DATA", str(tmp_path / "d"))
+    assert default_root() == tmp_path / "d"

@@ -90,6 +90,15 @@ def test_event_data_trains_with_channels_from_the_data():
     assert result["dataset"] == "digits_dvs" and math.isfinite(result["val_loss"])
 
 
+def test_progress_bar_and_epoch_lines(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    train(quick("train.epochs=1", steps=3), progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "img/s" in err
+
+
 def test_bad_train_config():
     with pytest.raises(ConfigError, match="train.epochs must be >= 1"):
         train(quick("train.epochs=0"), progress=False)
