@@ -29,6 +29,18 @@ def git_commit() -> str:
     return head + ("+uncommitted" if status.strip() else "")
 
 
+def source_digest(*packages: str) -> str:
+    """A short hash of the packages' .py files: tells apart runs on different uncommitted code."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for package in packages:
+        for path in sorted((REPO / package).rglob("*.py")):
+            h.update(str(path.relative_to(REPO)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -52,6 +64,7 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
     info = dict(
         date=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         commit=git_commit(),
+        source_digest=source_digest("fwformer", "space", "search"),
         host=platform.node(),
         python=platform.python_version(),
         torch=torch.__version__,

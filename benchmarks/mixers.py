@@ -83,7 +83,7 @@ GEOMETRIES = {
                  "4 blocks, D 128, 8 heads, T 4, 32x32 CIFAR input, 8x8 grid (quick on CPU)"),
         Geometry("spikformer-4-384", "spikformer-4-384", (), {"cpu": 4, "cuda": 128},
                  "Spikformer-4-384 on CIFAR: 4 blocks, D 384, 12 heads, T 4, 32x32 input, 8x8 grid",
-                 repeats={"cpu": 9, "cuda": 20}, energy_steps={"cpu": 40, "cuda": 300},
+                 repeats={"cpu": 9, "cuda": 20}, energy_steps={"cpu": 120, "cuda": 300},
                  energy_batch={"cpu": 8, "cuda": 128}),
         Geometry("spikformer-2-256", "spikformer-2-256", (), {"cpu": 2, "cuda": 16},
                  "Spikformer-2-256 on event frames: 2 blocks, D 256, 16 heads, T 16, 2x128x128 frames, 8x8 grid",
@@ -424,7 +424,9 @@ def available_mixers(names: list[str], grid: tuple[int, int], notes: list[str]) 
     return out
 
 
-def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Callable[[str], None]) -> dict:
+def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Callable[[str], None],
+                   save: Callable[[dict], None] = lambda result: None) -> dict:
+    """Every figure of one geometry; `save(result)` is called after each stage (partial results survive)."""
     import torch
 
     device_type = "cuda" if opts.device.startswith("cuda") else "cpu"
@@ -462,6 +464,7 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
                 rows[m][f"{kind}_vs_ssa{sfx}"], rows[m][f"{kind}_vs_ssa_iqr{sfx}"] = paired_ratio(
                     times, m, BASELINE, kind, clock)
                 rows[m][f"{kind}_vs_identity{sfx}"], _ = paired_ratio(times, m, BOUND, kind, clock)
+    save(result)
 
     # Peak training memory.
     if opts.memory:
@@ -475,6 +478,7 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
                 rows[m]["memory"] = dict(error="needs Linux /proc/self/clear_refs")
             mem = rows[m]["memory"]
             log(f"    {m}: " + (f"{mem['memory_mb']:.1f} MB" if "memory_mb" in mem else mem["error"]))
+        save(result)
     del subjects
     gc.collect()
     if device_type == "cuda":
@@ -497,6 +501,7 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
                     f"infer_vs_ssa{sfx}": paired_ratio(iso, m, BASELINE, "infer", clock)[0],
                 })
         del alone
+        save(result)
 
     # Energy.
     if opts.energy:
@@ -517,11 +522,17 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
             log(f"  energy at measured firing rates: {steps} training steps of {ebatch} CIFAR-10 images, "
                 f"rates on {val} held-out images")
             for m in mixers:
-                rows[m]["energy"] = short_train_energy(geometry_config(geometry, m), data, steps=steps, batch=ebatch,
-                                                       eval_batch=32, device=opts.device)
+                try:
+                    rows[m]["energy"] = short_train_energy(geometry_config(geometry, m), data, steps=steps,
+                                                           batch=ebatch, eval_batch=32, device=opts.device)
+                except Exception as err:  # noqa: BLE001 - one mixer's failure must not lose the others' figures
+                    notes.append(f"energy of '{m}' failed: {type(err).__name__}: {err}")
+                    log(f"    {m}: {notes[-1]}")
+                    continue
                 e = rows[m]["energy"]
                 log(f"    {m}: {e['energy_mj']:.4f} mJ, mean rate {e['mean_firing_rate']:.3f}, "
                     f"loss {e['first_loss']:.2f}->{e['last_loss']:.2f}, val acc {e['val_acc']:.2f}")
+                save(result)
     add_ratios(rows)
     result["goals"] = judge_goals(result) if geometry.name == "spikformer-4-384" else None
     return result
@@ -689,7 +700,12 @@ def main(argv: Optional[list[str]] = None) -> dict:
     for name in geometries:
         log(f"geometry {name}")
         start = time.perf_counter()
-        result = bench_geometry(GEOMETRIES[name], list(mixers), opts, log)
+        def save(partial: dict, name: str = name) -> None:
+            payload["geometries"][name] = partial
+            if args.json:
+                write_json(args.json, payload)
+
+        result = bench_geometry(GEOMETRIES[name], list(mixers), opts, log, save)
         result["wall_s"] = time.perf_counter() - start
         payload["geometries"][name] = result
         print(table(result), flush=True)

@@ -1,0 +1,122 @@
+"""Markdown tables for BENCHMARKS.md from the JSON the benchmarks write.
+
+    python -m benchmarks.report benchmarks/results/mixers_cpu.json [benchmarks/results/search.json ...]
+
+Speed is shown as ratios only when the figures come from a CPU (absolute CPU times on a shared
+machine say little); memory and energy are shown absolute and as ratios to SSA.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Optional
+
+from benchmarks.mixers import CLAIMS, _get
+
+
+def _f(value: Optional[float], spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _iqr(row: dict, key: str) -> str:
+    q = row.get(f"{key}_iqr")
+    return f" ({q[0]:.2f}-{q[1]:.2f})" if q else ""
+
+
+def mixers_tables(payload: dict[str, Any]) -> str:
+    m = payload["machine"]
+    out = [f"Machine: {m['cpu']}, {m['cores']} cores, GPU {m['gpu'] or 'none'}; torch {m['torch']}; "
+           f"{m['date']}; commit {m['commit']}.", f"Command: `{payload['command']}`", ""]
+    for name, g in payload["geometries"].items():
+        cpu = g["device"] == "cpu"
+        out.append(f"### {name}: {g['description']}")
+        out.append("")
+        out.append(f"Device {g['device']}, batch {g['batch']}, {g['threads']} torch thread(s), {g['clock']} clock, "
+                   f"medians of {g['repeats']} interleaved rounds (speed ratios: median of per-round paired "
+                   f"ratios, quartiles in brackets).")
+        out.append("")
+        speed = "" if cpu else "train img/s | infer img/s | "
+        out.append(f"| mixer | params | {speed}train xSSA | train /id | infer xSSA | infer /id | memory MB | "
+                   f"memory xSSA | energy mJ | energy xSSA | energy@1 mJ | energy@1 xSSA | mixer alone f+b xSSA |")
+        out.append("|---" * (13 + (2 if not cpu else 0)) + "|")
+        for mixer, r in g["mixers"].items():
+            cells = [f"`{mixer}`", f"{r['params'] / 1e6:.2f}M"]
+            if not cpu:
+                cells += [_f(r.get("train_ips"), ".0f"), _f(r.get("infer_ips"), ".0f")]
+            cells += [
+                _f(r.get("train_vs_ssa"), ".2f") + _iqr(r, "train_vs_ssa"), _f(r.get("train_vs_identity"), ".2f"),
+                _f(r.get("infer_vs_ssa"), ".2f") + _iqr(r, "infer_vs_ssa"), _f(r.get("infer_vs_identity"), ".2f"),
+                _f(_get(r, "memory.memory_mb"), ".0f"), _f(r.get("memory_vs_ssa"), ".2f"),
+                _f(_get(r, "energy.energy_mj"), ".4f"), _f(r.get("energy_vs_ssa"), ".2f"),
+                _f(_get(r, "energy_rate1.energy_mj"), ".4f"), _f(r.get("energy_rate1_vs_ssa"), ".2f"),
+                _f(_get(r, "isolated.train_vs_ssa"), ".1f") if mixer != "identity" else "(no work)",
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+        claim = ["FWformer claim", ""] + (["", ""] if not cpu else [])
+        claim += [f"{CLAIMS['train'][0]:.2f}-{CLAIMS['train'][1]:.2f}", "", f"{CLAIMS['infer'][0]:.2f}-{CLAIMS['infer'][1]:.2f}",
+                  "", "", f"{CLAIMS['memory'][0]:.2f}-{CLAIMS['memory'][1]:.2f}", "",
+                  f"{CLAIMS['energy'][0]:.2f}-{CLAIMS['energy'][1]:.2f}", "", "", ""]
+        out.append("| " + " | ".join(claim) + " |")
+        out.append("")
+        for note in g["notes"]:
+            out.append(f"- {note}")
+        ssa = g["mixers"].get("ssa", {})
+        e = ssa.get("energy")
+        if e:
+            out.append(f"- energy: {e['steps']} AdamW steps of {e['batch']} CIFAR-10 subset images, firing rates on "
+                       f"{e['val_images']} held-out images; SSA reached val acc {e['val_acc']:.2f} there.")
+            kinds = {mixer: r["energy"].get("by_kind") for mixer, r in g["mixers"].items() if r.get("energy")}
+            if all(kinds.values()):
+                out.append("- energy by part (mJ, measured rates): " + "; ".join(
+                    f"`{mixer}` " + ", ".join(f"{k} {v:.4f}" for k, v in parts.items() if k != "head")
+                    for mixer, parts in kinds.items()))
+        out.append("")
+    return "\n".join(out)
+
+
+def search_tables(payload: dict[str, Any]) -> str:
+    out = []
+    eff = payload.get("efficiency")
+    if eff:
+        out.append(f"Command: `{payload['command']}`; study `{eff['study']}` ({eff['space_size']} parameter "
+                   f"combinations), {eff['trials']} trained trials per search, {eff['seeds']} seeds, "
+                   f"{eff['epochs']} epochs per architecture, {eff['architectures_in_cache']} distinct architectures.")
+        out.append("")
+        for label, key in (("study reference point", "study_reference"), ("tight reference point", "tight_reference")):
+            s = eff[key]
+            ref = ", ".join(f"{r:.4g}" for r in s["reference"])
+            out.append(f"{label} ({ref}); best hypervolume seen {s['best_hv']:.4g}:")
+            out.append("")
+            out.append("| sampler | trials to 90% of best HV, per seed | median | final HV / best, per seed |")
+            out.append("|---|---|---|---|")
+            for name, r in s["samplers"].items():
+                need = ", ".join("never" if n is None else str(n) for n in r["trials_to_90pct"])
+                finals = ", ".join(_f(f, ".3f") for f in r["final_hv_vs_best"])
+                out.append(f"| {name} | {need} | {_f(r['trials_to_90pct_median'], '.1f')} | {finals} |")
+            out.append("")
+    ov = payload.get("overhead")
+    if ov:
+        out.append("| concurrent trials | trials | median trial wall s | median train s | median eval s (est.) | "
+                   "outside training | outside training + eval | trials/h end to end | trials/h steady |")
+        out.append("|---" * 9 + "|")
+        for r in ov["runs"]:
+            if "error" in r:
+                out.append(f"| {r['concurrent']} | error: {r['error']} | | | | | | | |")
+                continue
+            out.append(f"| {r['concurrent']} | {r['completed']} | {r['median_trial_wall_s']:.1f} | "
+                       f"{r['median_train_time_s']:.1f} | {_f(r['median_eval_est_s'], '.1f')} | "
+                       f"{100 * r['share_outside_training']:.0f}% | {100 * r['share_outside_training_and_eval']:.0f}% | "
+                       f"{r['trials_per_hour_end_to_end']:.0f} | {_f(r.get('trials_per_hour_steady'), '.0f')} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main(paths: list[str]) -> None:
+    for path in paths:
+        with open(path) as f:
+            payload = json.load(f)
+        print(mixers_tables(payload) if payload.get("benchmark") == "mixers" else search_tables(payload))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
