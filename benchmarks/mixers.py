@@ -665,6 +665,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
         raise ConfigError(f"--device {device} needs CUDA, but torch {torch.__version__} sees no GPU; use --device cpu")
     if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError(f"--device must be cpu or cuda[:N], but got '{device}'")
+    if args.clock == "cpu" and device.startswith("cuda"):
+        raise ConfigError("--clock cpu measures this process's CPU time, which says nothing about GPU work; "
+                          "use --clock wall with --device cuda")
     geometries = args.geometry or (["small"] if args.quick else list(GEOMETRIES))
     for name in geometries:
         if name not in GEOMETRIES:

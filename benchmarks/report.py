@@ -82,23 +82,31 @@ def search_tables(payload: dict[str, Any]) -> str:
                    f"combinations), {eff['trials']} trained trials per search, {eff['seeds']} seeds, "
                    f"{eff['epochs']} epochs per architecture, {eff['architectures_in_cache']} distinct architectures.")
         out.append("")
-        for label, key in (("study reference point", "study_reference"), ("tight reference point", "tight_reference")):
+        for label, key in (("study reference point", "study_reference"), ("range reference point", "range_reference")):
             s = eff[key]
             ref = ", ".join(f"{r:.4g}" for r in s["reference"])
-            out.append(f"{label} ({ref}); best hypervolume seen {s['best_hv']:.4g}:")
+            out.append(f"{label} (val_acc {ref.split(', ')[0]}, energy_mj {ref.split(', ')[1]}); best hypervolume "
+                       f"of a single run {s['best_hv']:.4g}, of all runs' points together {s['union_hv']:.4g}:")
             out.append("")
-            out.append("| sampler | trials to 90% of best HV, per seed | median | final HV / best, per seed |")
-            out.append("|---|---|---|---|")
+            out.append("| sampler | trials to 90% of best, per seed | median | to 95% | median | to 99% | median | "
+                       "median HV/best after 8 / 16 / 24 trials | final HV / best, per seed |")
+            out.append("|---" * 9 + "|")
             for name, r in s["samplers"].items():
-                need = ", ".join("never" if n is None else str(n) for n in r["trials_to_90pct"])
-                finals = ", ".join(_f(f, ".3f") for f in r["final_hv_vs_best"])
-                out.append(f"| {name} | {need} | {_f(r['trials_to_90pct_median'], '.1f')} | {finals} |")
+                cells = [name]
+                for tag in ("90pct", "95pct", "99pct"):
+                    cells.append(", ".join("never" if n is None else str(n) for n in r[f"trials_to_{tag}"]))
+                    cells.append(_f(r[f"trials_to_{tag}_median"], ".0f") if r[f"trials_to_{tag}_median"] is not None else "never")
+                curve = r["median_curve"]
+                cells.append(" / ".join(_f(curve[min(i, len(curve)) - 1] / s["best_hv"], ".2f") for i in (8, 16, 24)))
+                cells.append(", ".join(_f(f, ".3f") for f in r["final_hv_vs_best"]))
+                out.append("| " + " | ".join(cells) + " |")
             out.append("")
     ov = payload.get("overhead")
     if ov:
         out.append("| concurrent trials | trials | median trial wall s | median train s | median eval s (est.) | "
-                   "outside training | outside training + eval | trials/h end to end | trials/h steady |")
-        out.append("|---" * 9 + "|")
+                   "trial wall outside training | trial wall outside training + eval | whole command outside "
+                   "training + eval | start-up s | wrap-up s | trials/h end to end | trials/h steady |")
+        out.append("|---" * 12 + "|")
         for r in ov["runs"]:
             if "error" in r:
                 out.append(f"| {r['concurrent']} | error: {r['error']} | | | | | | | |")
@@ -106,6 +114,8 @@ def search_tables(payload: dict[str, Any]) -> str:
             out.append(f"| {r['concurrent']} | {r['completed']} | {r['median_trial_wall_s']:.1f} | "
                        f"{r['median_train_time_s']:.1f} | {_f(r['median_eval_est_s'], '.1f')} | "
                        f"{100 * r['share_outside_training']:.0f}% | {100 * r['share_outside_training_and_eval']:.0f}% | "
+                       f"{_f(100 * r['share_of_command_outside_training_and_eval'] if 'share_of_command_outside_training_and_eval' in r else None, '.0f')}% | "
+                       f"{_f(r.get('startup_s'), '.0f')} | {_f(r.get('wrapup_s'), '.0f')} | "
                        f"{r['trials_per_hour_end_to_end']:.0f} | {_f(r.get('trials_per_hour_steady'), '.0f')} |")
         out.append("")
     return "\n".join(out)
