@@ -122,15 +122,20 @@ def _preset_or_file(source: Union[str, Path]) -> Path:
     return preset
 
 
+def split_override(item: str) -> tuple[str, str]:
+    """'key=value' -> (key, value), with Hydra's '+' prefix dropped from the key."""
+    if "=" not in item:
+        raise ConfigError(f"override '{item}' is not of the form key=value")
+    key, value = item.split("=", 1)
+    return key.strip().lstrip("+"), value
+
+
 # `data=digits` names the dataset; `mixers=fft2d` means one mixer for every block. OmegaConf would
 # reject both (a section and a list given a string), so they are rewritten before the merge.
 def _expand_shorthands(overrides: Sequence[str]) -> list[str]:
     out = []
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override '{item}' is not of the form key=value")
-        key, value = item.split("=", 1)
-        key = key.strip().lstrip("+")
+        key, value = split_override(item)
         if key == "data" and not value.startswith("{"):
             item = f"data.name={value}"
         elif key == "mixers" and not value.startswith("["):

@@ -38,14 +38,11 @@ def parse_dotlist(overrides: Sequence[str]) -> Any:
     """A DictConfig from `key=value` items; list items are quoted so `dwt-db2@2` or `fft2d+ssa` survive."""
     from omegaconf import OmegaConf
 
-    from fwformer.config import quote_list_items
+    from fwformer.config import quote_list_items, split_override
 
     items = []
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override '{item}' is not of the form key=value")
-        key, value = item.split("=", 1)
-        key = key.strip().lstrip("+")
+        key, value = split_override(item)
         # Nested lists or mappings (one mixer list per block, objectives) are left as written:
         # quote names with '+' or '@' inside them yourself.
         inner = value.strip()[1:]
