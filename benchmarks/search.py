@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from benchmarks.common import REPO, fmt, machine_info, median, write_json
-from fwformer.errors import ConfigError, exit_on_user_error
+from fwformer.errors import ConfigError, closest, exit_on_user_error
 
 SAMPLERS = ("tpe", "nsga2", "random")
 MAX_REPEATS = 200  # as search.searcher: proposals in a row that are repeats before the space counts as exhausted
@@ -438,7 +438,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
 
     for name in args.samplers:
         if name not in KNOWN:
-            raise ConfigError(f"unknown sampler '{name}'; expected one of: {', '.join(KNOWN)}")
+            raise ConfigError(f"unknown sampler '{name}'{closest(name, KNOWN)}; expected one of: {', '.join(KNOWN)}")
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
