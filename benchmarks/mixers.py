@@ -43,6 +43,7 @@ from benchmarks.common import (
     CIFAR_SUBSET, REPO, fmt, machine_info, median, quartiles, time_per_call, usable_cores,
     write_json,
 )
+from fwformer.engine import evaluate_model, reset_state
 from fwformer.errors import ConfigError, closest, exit_on_user_error
 
 MIXERS = ["ssa", "fft1d", "fft2d", "dwt-haar", "dwt-db2", "dwtc", "fft2d+dwt-haar", "identity"]
@@ -116,13 +117,11 @@ def make_batch(cfg, batch: int, device: str, seed: int = 0):
 
 
 def autocast(device: str, amp: bool):
-    import contextlib
-
     import torch
 
-    if amp and device.startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    from fwformer.engine import autocast as engine_autocast
+
+    return engine_autocast(torch.device(device), amp)
 
 
 class Subject:
@@ -154,6 +153,7 @@ class Subject:
             loss = F.cross_entropy(self.model(self.x), self.y)
         loss.backward()
         self.opt.step()
+        reset_state(self.model)
 
     def infer_step(self) -> None:
         import torch
@@ -161,6 +161,7 @@ class Subject:
         self.model.eval()
         with torch.no_grad(), autocast(self.device, self.amp):
             self.model(self.x)
+        reset_state(self.model)
 
     def state_bytes(self) -> int:
         """Parameters, buffers and optimizer state: what the model holds between steps."""
@@ -198,6 +199,7 @@ class IsolatedMixer:
         with autocast(self.device, self.amp):
             out = self.module(x)
         out.backward(self.grad.to(out.dtype))
+        reset_state(self.module)
 
     def infer_step(self) -> None:
         import torch
@@ -205,6 +207,7 @@ class IsolatedMixer:
         self.module.eval()
         with torch.no_grad(), autocast(self.device, self.amp):
             self.module(self.x)
+        reset_state(self.module)
 
 
 # --------------------------------------------------------------------------------------- timing
@@ -355,13 +358,14 @@ def short_train_energy(cfg, data, *, steps: int, batch: int, eval_batch: int, de
         loss = F.cross_entropy(model(train_x[idx]), train_y[idx])
         loss.backward()
         opt.step()
+        reset_state(model)
         losses.append(loss.item())
     train_s = time.perf_counter() - start
     batches = [(val_x[i:i + eval_batch], val_y[i:i + eval_batch]) for i in range(0, len(val_y), eval_batch)]
     report = measure_energy(model, batches, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
     model.eval()
     with torch.no_grad():
-        correct = sum(int((model(x).argmax(1) == y).sum()) for x, y in batches)
+        correct = round(evaluate_model(model, batches, device=torch.device(device))["acc"] * len(val_y))
     tail = losses[-max(1, len(losses) // 4):]
     return dict(energy_mj=report.energy_mj, mixer_energy_mj=sum(report.by_mixer.values()),
                 by_kind=energy_by_kind(report),

@@ -264,3 +264,24 @@ def validate(cfg: Config, *, need_geometry: bool = True) -> None:
 
         for name in set(cfg.block_mixers):
             check_mixer(name, grid=None)
+
+
+def check_train_config(tc: TrainConfig) -> None:
+    rules = [
+        (tc.epochs >= 1, f"train.epochs must be >= 1, but got {tc.epochs}"),
+        (tc.batch_size >= 1, f"train.batch_size must be >= 1, but got {tc.batch_size}"),
+        (tc.lr > 0, f"train.lr must be > 0, but got {tc.lr}"),
+        (0 <= tc.min_lr <= tc.lr, f"train.min_lr must be between 0 and train.lr={tc.lr}, but got {tc.min_lr}"),
+        (tc.weight_decay >= 0, f"train.weight_decay must be >= 0, but got {tc.weight_decay}"),
+        (tc.warmup_epochs >= 0, f"train.warmup_epochs must be >= 0, but got {tc.warmup_epochs}"),
+        (0 <= tc.label_smoothing < 1, f"train.label_smoothing must be in [0, 1), but got {tc.label_smoothing}"),
+        (tc.mixup >= 0 and tc.cutmix >= 0, f"train.mixup and train.cutmix must be >= 0, but got {tc.mixup}, {tc.cutmix}"),
+        (tc.grad_clip >= 0, f"train.grad_clip must be >= 0 (0: off), but got {tc.grad_clip}"),
+        (tc.max_steps_per_epoch is None or tc.max_steps_per_epoch >= 1,
+         f"train.max_steps_per_epoch must be >= 1 or null, but got {tc.max_steps_per_epoch}"),
+        (tc.energy_batches >= 1, f"train.energy_batches must be >= 1, but got {tc.energy_batches}"),
+        (tc.num_threads is None or tc.num_threads >= 1, f"train.num_threads must be >= 1 or null, but got {tc.num_threads}"),
+    ]
+    for ok, message in rules:
+        if not ok:
+            raise ConfigError(message)

@@ -37,6 +37,7 @@ from spikingjelly.activation_based.neuron import BaseNode
 from torch import nn
 
 from fwformer.energy_ops import listening
+from fwformer.engine import reset_state
 
 __all__ = ["EnergyReport", "LayerEnergy", "measure_energy", "part_of"]
 
@@ -268,6 +269,7 @@ def measure_energy(model: nn.Module, batches: Optional[Iterable[Any]] = None, *,
                     break
                 x, batch_size = _split_batch(item)
                 model(x.to(device))
+                reset_state(model)
                 images += int(batch_size)
     finally:
         for handle in handles:

@@ -10,57 +10,17 @@ size, classes). Accuracies are fractions in [0, 1]; energy is mJ per image.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
-import torch
-import torch.nn.functional as F
-
+from fwformer.engine import evaluate_model, first_batches, measure, resolve_device, torch_settings
 from fwformer.errors import ConfigError, exit_on_user_error
 
 # Keys an evaluation may override: everything else is the trained model's.
 EVAL_OVERRIDABLE = ("data", "data.", "train.batch_size", "train.device", "train.energy_batches",
                     "train.num_threads", "train.amp", "energy.")
-
-
-def autocast(device: torch.device, amp: bool):
-    """bf16 autocast on CUDA when `amp` (pytorch-wavelets fails under fp16); nothing on the CPU."""
-    if amp and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-@torch.no_grad()
-def evaluate_model(model: torch.nn.Module, batches: Iterable, *, device: torch.device, amp: bool = False) -> dict[str, float]:
-    """Top-1 accuracy, mean cross-entropy and sample count of `model` on `(x, y)` batches."""
-    from spikingjelly.activation_based import functional
-
-    was_training = model.training
-    model.eval()
-    correct = torch.zeros((), dtype=torch.long, device=device)
-    loss_sum = torch.zeros((), device=device)
-    n = 0
-    for x, y in batches:
-        with autocast(device, amp):
-            logits = model(x)
-        functional.reset_net(model)
-        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
-        correct += (logits.argmax(dim=1) == y).sum()
-        n += y.shape[0]
-    model.train(was_training)
-    if n == 0:
-        raise ValueError("evaluate_model got no batches")
-    return {"acc": correct.item() / n, "loss": loss_sum.item() / n, "n": n}
-
-
-def measure(model, batches: list[torch.Tensor], cfg) -> Any:
-    """The energy meter's report on `batches` (input tensors) with the config's energy constants."""
-    from fwformer.energy import measure_energy
-
-    return measure_energy(model, batches, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
 
 
 def _check_overrides(overrides: Sequence[str]) -> None:
@@ -74,13 +34,11 @@ def _check_overrides(overrides: Sequence[str]) -> None:
 
 def evaluate_checkpoint(checkpoint: Union[str, Path], overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Accuracy and energy of a trained model on the validation set of a (possibly new) data config."""
-    from itertools import islice
-
     from fwformer.checkpoint import load_checkpoint
     from fwformer.config import load_config
-    from fwformer.data import build_datasets, make_loader, resolve_device, with_data_geometry
+    from fwformer.data import build_datasets, make_loader, with_data_geometry
     from fwformer.model import build_model
-    from fwformer.train import check_train_config, torch_settings
+    from fwformer.config import check_train_config
 
     _check_overrides(overrides)
     state = load_checkpoint(checkpoint)
@@ -94,7 +52,7 @@ def evaluate_checkpoint(checkpoint: Union[str, Path], overrides: Sequence[str] =
         model.to(device)
         loader = make_loader(val_ds, cfg, train=False, device=device)
         result = evaluate_model(model, loader, device=device, amp=cfg.train.amp)
-        report = measure(model, [x for x, _ in islice(iter(loader), cfg.train.energy_batches)], cfg)
+        report = measure(model, first_batches(loader, cfg.train.energy_batches), cfg)
     return {
         "accuracy": result["acc"],
         "loss": result["loss"],

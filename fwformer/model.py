@@ -7,7 +7,6 @@ built by name from the registry and never branch on it.
 from __future__ import annotations
 
 import torch
-from spikingjelly.activation_based import functional
 from torch import nn
 
 from fwformer.config import Config, validate
@@ -82,8 +81,8 @@ class SpikingTransformer(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Every forward starts from rest, so batches never leak membrane state into each other.
-        functional.reset_net(self)
+        # Neuron state persists across calls (spikingjelly's contract): the loop that runs a batch
+        # resets it afterwards (`fwformer.engine.reset_state`).
         x = self.forward_features(x)
         return self.head(x.mean(dim=2).mean(dim=0))  # tokens, then time -> [B, classes]
 

@@ -14,25 +14,24 @@ parameters. `train()` never logs to MLflow; the CLI does when a tracking URI is 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
-import random
-import resource
 import sys
 import time
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from fwformer.config import Config, TrainConfig
+from fwformer.config import Config, check_train_config
+from fwformer.engine import (autocast, evaluate_model, first_batches, inference_latency_ms, measure, peak_memory_mb,
+                             reset_state, resolve_device, seed_everything, torch_settings)
 from fwformer.errors import ConfigError, exit_on_user_error
 
-__all__ = ["train", "NonFiniteLossError", "lr_at", "check_train_config", "main"]
+__all__ = ["train", "NonFiniteLossError", "lr_at", "main"]
 
 Report = Callable[[dict[str, Any]], Optional[bool]]
 
@@ -55,88 +54,11 @@ def lr_at(step: int, *, lr: float, min_lr: float, warmup_steps: int, total_steps
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
-def check_train_config(tc: TrainConfig) -> None:
-    rules = [
-        (tc.epochs >= 1, f"train.epochs must be >= 1, but got {tc.epochs}"),
-        (tc.batch_size >= 1, f"train.batch_size must be >= 1, but got {tc.batch_size}"),
-        (tc.lr > 0, f"train.lr must be > 0, but got {tc.lr}"),
-        (0 <= tc.min_lr <= tc.lr, f"train.min_lr must be between 0 and train.lr={tc.lr}, but got {tc.min_lr}"),
-        (tc.weight_decay >= 0, f"train.weight_decay must be >= 0, but got {tc.weight_decay}"),
-        (tc.warmup_epochs >= 0, f"train.warmup_epochs must be >= 0, but got {tc.warmup_epochs}"),
-        (0 <= tc.label_smoothing < 1, f"train.label_smoothing must be in [0, 1), but got {tc.label_smoothing}"),
-        (tc.mixup >= 0 and tc.cutmix >= 0, f"train.mixup and train.cutmix must be >= 0, but got {tc.mixup}, {tc.cutmix}"),
-        (tc.grad_clip >= 0, f"train.grad_clip must be >= 0 (0: off), but got {tc.grad_clip}"),
-        (tc.max_steps_per_epoch is None or tc.max_steps_per_epoch >= 1,
-         f"train.max_steps_per_epoch must be >= 1 or null, but got {tc.max_steps_per_epoch}"),
-        (tc.energy_batches >= 1, f"train.energy_batches must be >= 1, but got {tc.energy_batches}"),
-        (tc.num_threads is None or tc.num_threads >= 1, f"train.num_threads must be >= 1 or null, but got {tc.num_threads}"),
-    ]
-    for ok, message in rules:
-        if not ok:
-            raise ConfigError(message)
-
-
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay on matrices and kernels only; biases and norm scales are left alone (timm, nanoGPT)."""
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     rest = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak CUDA memory allocated since the last reset, or the process's peak resident memory on the CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-@contextlib.contextmanager
-def torch_settings(tc: TrainConfig, device: torch.device) -> Iterator[None]:
-    """Threads and determinism for one run, restored afterwards (the search runs many in one process)."""
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    try:
-        if tc.num_threads:
-            torch.set_num_threads(tc.num_threads)
-        if device.type == "cpu" and tc.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-    try:
-        import numpy as np
-
-        np.random.seed(seed)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-@torch.no_grad()
-def inference_latency_ms(model: torch.nn.Module, x: torch.Tensor, *, device: torch.device, amp: bool,
-                         repeats: int = 3) -> float:
-    """Median wall time of one forward pass on the batch `x`, in milliseconds."""
-    from fwformer.evaluate import autocast
-
-    was_training = model.training
-    model.eval()
-    times = []
-    for i in range(repeats + 1):  # the first pass warms up allocators and kernels
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        with autocast(device, amp):
-            model(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i:
-            times.append(time.perf_counter() - start)
-    model.train(was_training)
-    return 1000 * sorted(times)[len(times) // 2]
 
 
 def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -171,15 +93,13 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
         images_per_s, peak_mem_mb, mean_firing_rate, lr, epoch_time_s); returning True stops.
     datasets: `(train_ds, val_ds, info)` from `build_datasets(cfg)` when the caller built them.
     """
-    from spikingjelly.activation_based import functional
     from tqdm import tqdm
 
     from fwformer.checkpoint import (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, load_checkpoint, rng_state,
                                      save_checkpoint, set_rng_state)
     from fwformer.config import config_to_dict, save_config
-    from fwformer.data import build_datasets, make_loader, normalization_of, resolve_device, with_data_geometry
+    from fwformer.data import build_datasets, make_loader, normalization_of, with_data_geometry
     from fwformer.data.augment import mix_batch
-    from fwformer.evaluate import autocast, evaluate_model, measure
     from fwformer.model import build_model, count_parameters
 
     tc = cfg.train
@@ -249,7 +169,7 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
                     torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-                functional.reset_net(model)  # no membrane state survives into the next batch
+                reset_state(model)  # no membrane state survives into the next batch
 
                 loss_sum += loss.detach() * y.shape[0]
                 correct += (logits.detach().argmax(dim=1) == y).sum()
@@ -301,7 +221,7 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
                 stopped_early = True
                 break
 
-        energy_batches = [x for x, _ in islice(iter(val_loader), tc.energy_batches)]
+        energy_batches = first_batches(val_loader, tc.energy_batches)
         energy = measure(model, energy_batches, cfg)
         last = history[-1]
         images = sum(h["images_per_s"] * h["epoch_time_s"] for h in history)
@@ -360,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     from fwformer.checkpoint import CHECKPOINT_FILE
     from fwformer.config import config_to_dict, load_config
-    from fwformer.data import build_datasets, resolve_device, with_data_geometry
+    from fwformer.data import build_datasets, with_data_geometry
 
     args = build_parser().parse_args(argv)
     # Everything is checked, and the data is loaded, before the run folder is created.

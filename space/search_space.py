@@ -13,13 +13,12 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import warnings
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from fwformer.config import Config, config_to_dict, load_config, validate
 from fwformer.errors import ConfigError
-from space.cost import Cost, energy_meter, model_cost
+from space.cost import Cost, model_cost
 from space.mixers import canonical_mixer, expand_mixer
 from space.omega import merge_structured, to_object
 from space.schema import SpaceConfig
@@ -80,12 +79,8 @@ def with_geometry(cfg: Config) -> Config:
     """Fill img_size / in_channels / num_classes from the dataset when the config leaves them None."""
     if cfg.img_size is not None and cfg.in_channels is not None and cfg.num_classes is not None:
         return cfg
-    try:
-        from fwformer.data import with_data_geometry
-    except ImportError:
-        warnings.warn("fwformer.data.with_data_geometry is not available; the space is checked without a grid",
-                      stacklevel=3)
-        return cfg
+    from fwformer.data import with_data_geometry
+
     return with_data_geometry(cfg)
 
 
@@ -192,7 +187,7 @@ class SearchSpace:
     def check_constraints(self, cfg: Config) -> list[str]:
         """The constraints `cfg` violates, one line each (empty when it meets them all).
 
-        Energy is at firing rate 1; without an energy meter only `max_params` is checked.
+        Energy is at firing rate 1.
         """
         c = self.constraints
         if c.max_params is None and c.max_energy_mj is None:
@@ -210,14 +205,14 @@ class SearchSpace:
         key = canonical_key(cfg)
         want_energy = self.constraints.max_energy_mj is not None
         cached = self._costs.get(key)
-        if cached is None or (want_energy and cached.energy_mj is None and energy_meter() is not None):
+        if cached is None or (want_energy and cached.energy_mj is None):
             cached = self._costs[key] = model_cost(cfg, energy=want_energy)
         return cached
 
     def max_energy_mj(self) -> Optional[float]:
         """Energy at firing rate 1 of the most expensive model of the space: an upper bound of every
-        trial's measured energy, so a fixed hypervolume reference. None without an energy meter."""
-        if energy_meter() is None or self.grid is None:
+        trial's measured energy, so a fixed hypervolume reference. None without a token grid."""
+        if self.grid is None:
             return None
         big = self._corner(max)
         # Energy at firing rate 1 grows linearly with T, so the mixers are ranked at the smallest T
@@ -320,16 +315,13 @@ class SearchSpace:
             raise ConfigError(f"{self.key}.constraints.max_params must be >= 1, but got {c.max_params}")
         if c.max_energy_mj is not None and c.max_energy_mj <= 0:
             raise ConfigError(f"{self.key}.constraints.max_energy_mj must be > 0, but got {c.max_energy_mj}")
-        if c.max_energy_mj is not None and energy_meter() is None:
-            warnings.warn(f"{self.key}.constraints.max_energy_mj is not checked: fwformer.energy is not available",
-                          stacklevel=3)
         if self.grid is None:
             return
         # Costs add up over blocks, so the cheapest model takes each block's cheapest mixer at the
         # smallest T and widths. With both ceilings set, the cheapest by params and the cheapest by
         # energy are tried (exact with one ceiling, a close heuristic with two).
         small = self._corner(min)
-        energy = c.max_energy_mj is not None and energy_meter() is not None
+        energy = c.max_energy_mj is not None
         per_mixer = self._one_block_costs(small, energy=energy)
 
         def cheapest(order) -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fwformer.engine import resolve_device  # noqa: F401 - re-exported by fwformer.data
 from fwformer.errors import ConfigError
 
 
@@ -52,21 +53,6 @@ def default_root() -> Path:
 
 def data_root(root: Optional[str]) -> Path:
     return Path(root).expanduser() if root else default_root()
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` is CUDA when there is one, else the CPU; other names must be available."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown train.device '{name}'; expected auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name} but CUDA is not available here; use train.device=auto or cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"unsupported train.device '{name}'; expected auto, cpu, cuda or cuda:N")
-    return device
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int, *, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,6 @@ own output LIF, so the parts never fire separately.
 from __future__ import annotations
 
 import torch
-from spikingjelly.activation_based import functional
 from torch import nn
 
 from fwformer.neurons import make_lif
@@ -42,8 +41,6 @@ class Mixer(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Neuron state is reset first so that a forward never depends on the one before it.
-        functional.reset_net(self)
         self.check_input(x)
         return self.out_lif(self.features(x))
 

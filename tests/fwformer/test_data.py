@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-import pickle
 import tarfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from formats import write_cifar_folder
 import torch
 
 from fwformer.config import load_config
@@ -105,23 +105,7 @@ def test_tiny_preset_channels_disagree_with_digits_dvs():
 # --- CIFAR in the real python-version format, written by the test -----------------------------------
 
 def _write_cifar(root: Path, name: str, per_batch: int = 20) -> Path:
-    spec = cifar.SPECS[name]
-    folder = root / spec.folder
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for i, file in enumerate(spec.train_files + spec.test_files):
-        labels = [int(v) for v in np.arange(per_batch) % spec.classes]
-        data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
-        data[0, :1024], data[0, 1024:2048], data[0, 2048:] = 10, 20, 30  # one red/green/blue-plane marker
-        batch = {b"batch_label": f"batch {i}".encode(), b"data": data,
-                 b"filenames": [f"{j}.png".encode() for j in range(per_batch)]}
-        if name == "cifar10":
-            batch[b"labels"] = labels
-        else:
-            batch[b"fine_labels"], batch[b"coarse_labels"] = labels, [v // 5 for v in labels]
-        with open(folder / file, "wb") as f:
-            pickle.dump(batch, f, protocol=2)
-    return folder
+    return write_cifar_folder(root, name, per_batch)
 
 
 def test_cifar10_reads_the_canonical_folder(tmp_path):

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from fwformer.config import load_config, preset_names
+from fwformer.engine import reset_state
 from fwformer.errors import ConfigError
 from fwformer.model import build_model, count_parameters
 
@@ -49,11 +50,20 @@ def test_static_and_frame_inputs_give_logits_and_gradients():
     assert all(p.grad is not None for p in model.parameters())
 
 
-def test_forward_is_deterministic_because_state_resets():
+def test_neuron_state_persists_until_the_loop_resets_it():
+    from spikingjelly.activation_based.neuron import BaseNode
+
     model = build_model(load_config("tiny")).eval()
     x = torch.rand(2, 1, 8, 8)
+    neurons = [m for m in model.modules() if isinstance(m, BaseNode)]
     with torch.no_grad():
-        assert torch.equal(model(x), model(x))
+        first = model(x)
+        # The membrane potentials the call left behind are still there for the next call.
+        assert any(torch.is_tensor(n.v) and n.v.abs().sum() > 0 for n in neurons)
+        reset_state(model)
+        assert all(float(torch.as_tensor(n.v).abs().max()) == 0.0 for n in neurons)
+        again = model(x)
+    assert torch.equal(first, again)
 
 
 def test_wrong_input_shape_names_the_expected_one():

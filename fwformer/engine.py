@@ -1,0 +1,145 @@
+"""What training, evaluation and benchmarks share: the device, autocast, seeding, and running a
+model over batches with its neuron state reset after every batch.
+
+Both `fwformer.train` and `fwformer.evaluate` import this module and never each other. The loops
+here own the spiking state: spikingjelly neurons keep their membrane potential between calls, so
+whoever runs a batch resets the network after it (`run_batches`), as spikingjelly's examples do.
+"""
+from __future__ import annotations
+
+import contextlib
+import random
+import resource
+import time
+from typing import Any, Iterable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from fwformer.errors import ConfigError
+
+__all__ = ["autocast", "evaluate_model", "first_batches", "inference_latency_ms", "measure", "peak_memory_mb",
+           "reset_state", "resolve_device", "seed_everything", "torch_settings"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is CUDA when there is one, else the CPU; other names must be available."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown train.device '{name}'; expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but CUDA is not available here; use train.device=auto or cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unsupported train.device '{name}'; expected auto, cpu, cuda or cuda:N")
+    return device
+
+
+def autocast(device: torch.device, amp: bool):
+    """bf16 autocast on CUDA when `amp` (pytorch-wavelets fails under fp16); nothing on the CPU."""
+    if amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def reset_state(model: torch.nn.Module) -> None:
+    """Clear every neuron's membrane state, so the next batch starts from rest."""
+    from spikingjelly.activation_based import functional
+
+    functional.reset_net(model)
+
+
+@contextlib.contextmanager
+def torch_settings(tc: Any, device: torch.device) -> Iterator[None]:
+    """Threads and determinism of one run (`tc` a TrainConfig), restored afterwards: the search
+    runs many trials in one worker process."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        if tc.num_threads:
+            torch.set_num_threads(tc.num_threads)
+        if device.type == "cpu" and tc.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak CUDA memory allocated since the last reset, or the process's peak resident memory on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+@torch.no_grad()
+def evaluate_model(model: torch.nn.Module, batches: Iterable, *, device: torch.device,
+                   amp: bool = False) -> dict[str, float]:
+    """Top-1 accuracy, mean cross-entropy and sample count of `model` on `(x, y)` batches."""
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    loss_sum = torch.zeros((), device=device)
+    n = 0
+    try:
+        for x, y in batches:
+            with autocast(device, amp):
+                logits = model(x)
+            reset_state(model)
+            loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+            correct += (logits.argmax(dim=1) == y).sum()
+            n += y.shape[0]
+    finally:
+        model.train(was_training)
+    if n == 0:
+        raise ValueError("evaluate_model got no batches")
+    return {"acc": correct.item() / n, "loss": loss_sum.item() / n, "n": n}
+
+
+@torch.no_grad()
+def inference_latency_ms(model: torch.nn.Module, x: torch.Tensor, *, device: torch.device, amp: bool,
+                         repeats: int = 3) -> float:
+    """Median wall time of one forward pass on the batch `x`, in milliseconds."""
+    was_training = model.training
+    model.eval()
+    times = []
+    try:
+        for i in range(repeats + 1):  # the first pass warms up allocators and kernels
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            with autocast(device, amp):
+                model(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            reset_state(model)
+            if i:
+                times.append(time.perf_counter() - start)
+    finally:
+        model.train(was_training)
+    return 1000 * sorted(times)[len(times) // 2]
+
+
+def first_batches(loader: Iterable, n: int) -> list[torch.Tensor]:
+    """The inputs of the first `n` batches of `(x, y)` pairs."""
+    from itertools import islice
+
+    return [x for x, _ in islice(iter(loader), n)]
+
+
+
+def measure(model: torch.nn.Module, batches: list[torch.Tensor], cfg: Any) -> Any:
+    """The energy meter's report on `batches` (input tensors) with the config's energy constants."""
+    from fwformer.energy import measure_energy
+
+    return measure_energy(model, batches, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
