@@ -20,7 +20,7 @@ PRESET_DIR = Path(__file__).parent / "presets"
 class DataConfig:
     """The dataset (see `fwformer.data`) and how its training batches are augmented."""
 
-    name: str = "cifar10"  # cifar10 | cifar100 | npz | digits | digits_dvs | dvs128_gesture | cifar10_dvs
+    name: str = "cifar10"  # cifar10 | cifar100 | npz | digits | digits_dvs | dvs128_gesture | cifar10_dvs | nmnist
     root: Optional[str] = None  # default: $FWFORMER_DATA, else the user's cache dir (~/.cache/fwformer/datasets)
     path: Optional[str] = None  # the arrays file of the `npz` dataset
     # `stratified`: seeded split of the training samples, val_fraction of them for validation;
@@ -28,9 +28,13 @@ class DataConfig:
     split: str = "stratified"
     val_fraction: float = 0.2
     seed: int = 0
-    download: bool = True  # fetch missing CIFAR / CIFAR10-DVS archives
+    download: bool = True  # fetch missing archives (CIFAR; the event sets through tonic)
     resize: Optional[int] = None  # event frames / images resized to this square size
-    num_workers: int = 4  # loader processes for the event datasets read from disk
+    # Event sets (dvs128_gesture, cifar10_dvs, nmnist): each recording becomes T frames holding equal
+    # numbers of events (`count`: Spikformer's and FWformer's choice) or equal durations (`time`).
+    frames_by: str = "count"
+    frames_cache: Optional[str] = None  # where integrated frames are cached; null: <root>/<tonic class>/frames
+    num_workers: int = 4  # processes that integrate event frames once and read them from the cache
     # Augmentation of training batches (tensors, on the training device).
     crop_padding: int = 0
     hflip: bool = False

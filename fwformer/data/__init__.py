@@ -6,8 +6,10 @@
     for x, y in make_loader(train_ds, cfg, train=True): ...
 
 x is `[B, C, H, W]` float (static images; the model repeats them over T) or `[T, B, C, H, W]`
-(event frames, T = cfg.T); y is int64 `[B]`. Families, one module each: `cifar` (cifar10,
-cifar100), `npz`, `digits`, `digits_dvs`, `neuromorphic` (dvs128_gesture, cifar10_dvs).
+(event frames, T = cfg.T: event counts as floats, channel 0 OFF, channel 1 ON); y is int64 `[B]`.
+Families, one module each: `cifar` (cifar10, cifar100), `npz`, `digits`, `digits_dvs` (simulated
+events, offline), `neuromorphic` (dvs128_gesture, cifar10_dvs, nmnist: recorded events read with
+tonic, integrated into frames once and cached on disk).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ DATASETS = {
     "digits_dvs": "fwformer.data.digits_dvs",
     "dvs128_gesture": "fwformer.data.neuromorphic",
     "cifar10_dvs": "fwformer.data.neuromorphic",
+    "nmnist": "fwformer.data.neuromorphic",
 }
 
 __all__ = [
@@ -115,9 +118,8 @@ def make_loader(ds, cfg: Config, train: bool, *, device=None, batch_size: Option
     from fwformer.data.augment import build_augment
 
     device = resolve_device(cfg.train.device) if device is None else device
-    resize = cfg.data.resize if isinstance(ds, FolderDataset) else None  # in-memory sets are resized once
     return BatchLoader(
         ds, batch_size=batch_size or cfg.train.batch_size, shuffle=train, drop_last=train, device=device,
-        seed=cfg.train.seed, augment=build_augment(cfg.data, ds.info) if train else None, resize=resize,
+        seed=cfg.train.seed, augment=build_augment(cfg.data, ds.info) if train else None,
         num_workers=cfg.data.num_workers if isinstance(ds, FolderDataset) else 0,
     )

@@ -2,9 +2,9 @@
 
 Small datasets (digits, npz, CIFAR, the simulated event set) live in memory as tensors and are
 batched by indexing, on the training device: no per-sample Python, no DataLoader workers. The
-event datasets read from disk (`FolderDataset`) go through a torch DataLoader with the same batch
-order. Either way a batch leaves the loader as `x` float on the device — `[B, C, H, W]` images or
-`[T, B, C, H, W]` event frames — and `y` int64 labels.
+recorded event sets, read from their frame caches on disk (`FolderDataset`), go through a torch
+DataLoader with the same batch order. Either way a batch leaves the loader as `x` float on the
+device — `[B, C, H, W]` images or `[T, B, C, H, W]` event counts — and `y` int64 labels.
 """
 from __future__ import annotations
 
@@ -105,7 +105,8 @@ class InMemoryDataset:
 class FolderDataset:
     """Samples read one by one from disk by a map-style torch dataset returning `(frames, label)`.
 
-    frames: `[T, C, H, W]` arrays; they are batched by a torch DataLoader with worker processes.
+    frames: `[T, C, H, W]` tensors at the model's size (int16 event counts from a frame cache); they
+    are batched by a torch DataLoader with worker processes.
     """
 
     def __init__(self, dataset: torch.utils.data.Dataset, labels: np.ndarray, info: DataInfo):
@@ -149,7 +150,7 @@ class BatchLoader:
 
     def __init__(self, ds, *, batch_size: int, shuffle: bool, drop_last: bool, device: torch.device,
                  seed: int = 0, augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                 resize: Optional[int] = None, num_workers: int = 0):
+                 num_workers: int = 0):
         if batch_size < 1:
             raise ConfigError(f"train.batch_size must be >= 1, but got {batch_size}")
         self.ds = ds
@@ -160,7 +161,6 @@ class BatchLoader:
         self.device = torch.device(device)
         self.seed = seed
         self.augment = augment
-        self.resize = resize
         self.num_workers = num_workers
         self.epoch = 0
         info = ds.info
@@ -209,8 +209,6 @@ class BatchLoader:
         x = to_unit_float(x)
         if self.ds.info.event:
             b, t = x.shape[:2]  # [B, T, C, H, W] counts
-            if self.resize:
-                x = resize_square(x, self.resize)
             if self.augment is not None:
                 x = self.augment(x.flatten(1, 2)).reshape(b, t, *x.shape[2:])
             return x.transpose(0, 1).contiguous()  # [T, B, C, H, W]

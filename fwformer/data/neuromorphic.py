@@ -1,138 +1,151 @@
-"""`dvs128_gesture` and `cifar10_dvs`: event-camera datasets through spikingjelly's dataset classes.
+"""`dvs128_gesture`, `cifar10_dvs`, `nmnist`: event-camera datasets as T frames of event counts.
 
-spikingjelly integrates each recording into `T` frames holding equal numbers of events
-(`split_by='number'`) with 2 polarity channels, 128x128, cached as `.npz` under
-`data.root/<folder>/frames_number_<T>_split_by_number/`; `data.resize` shrinks frames on the
-device. DVS128 Gesture has an official train/test split (1176 / 288); CIFAR10-DVS (10000
-recordings) has none, so it is split stratified.
+Recordings are read with tonic (`fwformer.data.events`), integrated into `T = cfg.T` frames of 2
+polarity channels split by event count or by time (`data.frames_by`, `fwformer.data.frames`), at the
+sensor size or `data.resize`, and cached on disk once per (dataset, part, T, split mode, size)
+(`fwformer.data.frame_cache`) under `data.frames_cache`, default `<data.root>/<tonic class>/frames/`.
+Later runs and every trial of a search read the cache and no event file.
 
-`spikingjelly.datasets` imports torchvision and torchaudio, which must be builds matching torch;
-it is imported only here, when one of these datasets is used, and any failure becomes one error
-that says what to install. Missing archives become one error listing the files and where to put
-them (spikingjelly reads them from `<folder>/download/`).
+Parts: DVS128 Gesture and N-MNIST have official train/test parts. CIFAR10-DVS has none; its test
+part is Spikformer's (`cifar10dvs/train.py`, `split_to_train_test_set(0.9, ..., random_split=False)`):
+the first 90% of every class (rounded up) in file-name order train, the rest test — fixed, not drawn.
+`data.split` then picks validation as for every dataset (`fwformer.data.splits`): `stratified` carves
+it from the training part only, `test` validates on the test part (the papers' protocol), `all` on
+both parts together.
 """
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from fwformer.config import Config, DataConfig
-from fwformer.data.base import DataInfo, DataUnavailableError, FolderDataset, data_root, stratified_split
+from fwformer.data import events as ev
+from fwformer.data.base import DataInfo, FolderDataset, data_root, stratified_split
+from fwformer.data.frame_cache import CachedFrames, FrameKey, FrameWriter, is_complete, load_or_build
+from fwformer.data.frames import FRAMES_BY, integrate
 from fwformer.data.splits import check_split
+from fwformer.errors import ConfigError
 
-
-@dataclass(frozen=True)
-class EventSpec:
-    folder: str
-    module: str
-    cls: str
-    classes: int
-    files: tuple[str, ...]
-    source: str
-    downloadable: bool  # spikingjelly can fetch the files itself
-    has_test: bool
-
-
-SPECS = {
-    "dvs128_gesture": EventSpec(
-        "DVS128Gesture", "spikingjelly.datasets.dvs128_gesture", "DVS128Gesture", 11,
-        ("DvsGesture.tar.gz", "gesture_mapping.csv", "LICENSE.txt", "README.txt"),
-        "https://ibm.ent.box.com/s/3hiq58ww1pbbjrinh367ykfdf60xsfm8/folder/50167556794 "
-        "(IBM's DVS128 Gesture page; no automatic download)", False, True,
-    ),
-    "cifar10_dvs": EventSpec(
-        "CIFAR10DVS", "spikingjelly.datasets.cifar10_dvs", "CIFAR10DVS", 10,
-        tuple(f"{c}.zip" for c in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                   "ship", "truck")),
-        "https://figshare.com/articles/dataset/CIFAR10-DVS_New/4724671", True, False,
-    ),
-}
-SENSOR_SIZE = 128
+CIFAR10_DVS_TRAIN_FRACTION = 0.9  # Spikformer's split of CIFAR10-DVS
 
 
 def info(dc: DataConfig) -> DataInfo:
-    spec = SPECS[dc.name]
-    check_split(dc, has_test=spec.has_test)
-    return DataInfo(dc.name, spec.classes, 2, dc.resize or SENSOR_SIZE, event=True)
+    spec = ev.EVENT_SETS[dc.name]
+    check_split(dc, has_test=True)
+    if dc.frames_by not in FRAMES_BY:
+        raise ConfigError(f"unknown data.frames_by '{dc.frames_by}'; expected one of: {', '.join(FRAMES_BY)}")
+    if dc.resize is not None and dc.resize > spec.sensor:
+        raise ConfigError(f"data.resize={dc.resize} is larger than the {spec.sensor}x{spec.sensor} sensor of "
+                          f"'{dc.name}'; event frames can only shrink: choose at most {spec.sensor}")
+    return DataInfo(dc.name, spec.classes, 2, dc.resize or spec.sensor, event=True)
 
 
-def check_files(dc: DataConfig) -> Path:
-    """The dataset folder, once it holds either the converted events or every downloaded archive."""
-    spec = SPECS[dc.name]
-    folder = data_root(dc.root) / spec.folder
-    if (folder / "events_np").is_dir():
-        return folder
-    download = folder / "download"
-    missing = [f for f in spec.files if not (download / f).is_file()]
-    if missing and not (spec.downloadable and dc.download):
-        why = " (data.download=false)" if spec.downloadable else ""
-        raise DataUnavailableError(
-            f"dataset '{dc.name}' not found in '{folder}'{why}: download {', '.join(missing)} from {spec.source} "
-            f"and put them in '{download}' (spikingjelly extracts and converts them on first use), "
-            f"or point data.root at the folder that holds '{spec.folder}/'"
-        )
-    return folder
+def cache_directory(dc: DataConfig) -> Path:
+    if dc.frames_cache:
+        return Path(dc.frames_cache).expanduser() / dc.name
+    return ev.dataset_folder(data_root(dc.root), ev.EVENT_SETS[dc.name]) / "frames"
 
 
-def import_dataset_class(dc: DataConfig) -> type:
-    spec = SPECS[dc.name]
-    try:
-        module = importlib.import_module(spec.module)
-    except Exception as err:  # torchvision/torchaudio builds that do not match torch fail in many ways
-        import torch as _torch
+def cached_part(dc: DataConfig, part: str, T: int, size: int) -> Path:
+    """The cache folder of one part, integrating its recordings first when it has none."""
+    key = FrameKey(dc.name, part, T, dc.frames_by, size)
+    directory = cache_directory(dc)
+    if is_complete(directory / key.folder, key):
+        return directory / key.folder
+    ev.check_readable(dc.name)
+    folder = ev.ensure_extracted(dc.name, data_root(dc.root), dc.download)  # missing files fail here, first
 
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise DataUnavailableError(
-            f"dataset '{dc.name}' needs spikingjelly.datasets, whose import failed "
-            f"({type(err).__name__}: {first}); it imports torchvision and torchaudio, which must be builds "
-            f"matching torch {_torch.__version__}: install them from the same index as torch "
-            f"(for a CPU-only torch: pip install torchvision torchaudio --index-url https://download.pytorch.org/whl/cpu)"
-        ) from None
-    return getattr(module, spec.cls)
+    @cache
+    def reader():
+        return ev.open_part(dc.name, folder, part)
+
+    def build(writer: FrameWriter) -> None:
+        _integrate_part(writer, reader(), folder, dc.num_workers)
+
+    return load_or_build(directory, key, count=lambda: len(reader()), build=build)
 
 
-class _Frames(torch.utils.data.Dataset):
-    """spikingjelly's frames as float32 tensors `[T, 2, 128, 128]` (its `.npz` loader gives arrays)."""
+def _integrate_part(writer: FrameWriter, ds, folder: Path, workers: int) -> None:
+    """Every recording of `ds` (tonic's dataset) into `writer`, in file-name order."""
+    from tqdm import tqdm
 
-    def __init__(self, base, index: np.ndarray | None = None):
-        self.base = base
-        self.index = np.arange(len(base)) if index is None else index
+    key = writer.key
+    sensor = ev.EVENT_SETS[key.dataset].sensor
+    order = sorted(range(len(ds)), key=lambda i: ds.data[i])  # tonic lists files in directory order
+    paths = [ds.data[i] for i in order]
+    bar = tqdm(total=len(order), desc=f"{key.dataset} {key.folder}: integrating frames", unit="rec")
+    if workers > 1 and len(order) >= 4 * workers:
+        chunks = [paths[i:i + 64] for i in range(0, len(paths), 64)]
+        task = (key.dataset, str(folder), key.part, key.T, key.by, key.size)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            done = 0
+            for chunk, results in zip(chunks, pool.map(_integrate_files, [(task, c) for c in chunks])):
+                for path, (frames, label) in zip(chunk, results):
+                    writer.frames[done], writer.labels[done] = frames, label
+                    writer.files[done] = os.path.relpath(path, folder)
+                    done += 1
+                bar.update(len(chunk))
+    else:
+        for j, i in enumerate(order):
+            events, label = ds[i]
+            writer.frames[j] = integrate(events, sensor, key.T, key.by, key.size)
+            writer.labels[j], writer.files[j] = label, os.path.relpath(paths[j], folder)
+            bar.update(1)
+    bar.close()
 
-    def __len__(self) -> int:
-        return len(self.index)
 
-    def __getitem__(self, i: int):
-        frames, label = self.base[int(self.index[i])]
-        return torch.as_tensor(np.asarray(frames, dtype=np.float32)), int(label)
+_READERS: dict = {}  # per worker process: (dataset, part) -> (tonic dataset, index of every file)
+
+
+def _integrate_files(job) -> list[tuple[np.ndarray, int]]:
+    (name, folder, part, T, by, size), paths = job
+    if (name, part) not in _READERS:
+        ds = ev.open_part(name, Path(folder), part)
+        _READERS[(name, part)] = (ds, {p: i for i, p in enumerate(ds.data)})
+    ds, where = _READERS[(name, part)]
+    sensor = ev.EVENT_SETS[name].sensor
+    out = []
+    for path in paths:
+        events, label = ds[where[path]]
+        out.append((integrate(events, sensor, T, by, size), int(label)))
+    return out
+
+
+def first_fraction_per_class(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Spikformer's CIFAR10-DVS split: per class, the first ceil(fraction * n) samples train, the rest test."""
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = math.ceil(len(idx) * fraction)
+        train.append(idx[:k])
+        test.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
 def build(cfg: Config, info: DataInfo) -> tuple[FolderDataset, FolderDataset]:
     dc = cfg.data
-    spec = SPECS[dc.name]
-    folder = check_files(dc)
-    cls = import_dataset_class(dc)
-    common = dict(data_type="frame", frames_number=cfg.T, split_by="number")
-    if spec.has_test:
-        train_base, test_base = cls(str(folder), train=True, **common), cls(str(folder), train=False, **common)
-        train_labels, test_labels = np.asarray(train_base.targets), np.asarray(test_base.targets)
-        if dc.split == "test":
-            return (FolderDataset(_Frames(train_base), train_labels, info),
-                    FolderDataset(_Frames(test_base), test_labels, info))
-        if dc.split == "all":
-            both = torch.utils.data.ConcatDataset([_Frames(train_base), _Frames(test_base)])
-            ds = FolderDataset(both, np.concatenate([train_labels, test_labels]), info)
-            return ds, ds
-        base, labels = train_base, train_labels
+    spec = ev.EVENT_SETS[dc.name]
+    parts = {p.name: CachedFrames(cached_part(dc, p.name, cfg.T, info.img_size)) for p in spec.parts}
+    if "all" in parts:
+        train_idx, test_idx = first_fraction_per_class(parts["all"].labels, CIFAR10_DVS_TRAIN_FRACTION)
+        train_part, test_part = parts["all"].subset(train_idx), parts["all"].subset(test_idx)
     else:
-        base = cls(str(folder), **common)
-        labels = np.asarray(base.targets)
-        if dc.split == "all":
-            ds = FolderDataset(_Frames(base), labels, info)
-            return ds, ds
-    train_idx, val_idx = stratified_split(labels, dc.val_fraction, dc.seed, name=dc.name)
-    return (FolderDataset(_Frames(base, train_idx), labels[train_idx], info),
-            FolderDataset(_Frames(base, val_idx), labels[val_idx], info))
+        train_part, test_part = parts["train"], parts["test"]
+    if dc.split == "test" and not len(test_part):
+        raise ConfigError(f"dataset '{dc.name}' has {len(train_part)} samples and none in its test part; "
+                          f"use data.split=stratified")
+    if dc.split == "test":
+        return FolderDataset(train_part, train_part.labels, info), FolderDataset(test_part, test_part.labels, info)
+    if dc.split == "all":
+        both = torch.utils.data.ConcatDataset([train_part, test_part])
+        ds = FolderDataset(both, np.concatenate([train_part.labels, test_part.labels]), info)
+        return ds, ds
+    train_idx, val_idx = stratified_split(train_part.labels, dc.val_fraction, dc.seed, name=dc.name)
+    train_ds, val_ds = train_part.subset(train_idx), train_part.subset(val_idx)
+    return FolderDataset(train_ds, train_ds.labels, info), FolderDataset(val_ds, val_ds.labels, info)

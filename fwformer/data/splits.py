@@ -3,7 +3,7 @@
 - `stratified` (default): a seeded stratified split of the training samples (the official training
   part where a dataset has one), `data.val_fraction` of them for validation;
 - `test`: all training samples for training, the official test part for validation
-  (cifar10, cifar100, dvs128_gesture);
+  (cifar10, cifar100, dvs128_gesture, nmnist; cifar10_dvs: Spikformer's fixed 9:1 split);
 - `all`: every sample (training and test parts together) is validation — for evaluating a
   trained model on a held-out file; training on it trains on the same samples.
 """
@@ -22,8 +22,8 @@ def check_split(dc: DataConfig, *, has_test: bool) -> None:
     if dc.split not in SPLITS:
         raise ConfigError(f"unknown data.split '{dc.split}'; expected one of: {', '.join(SPLITS)}")
     if dc.split == "test" and not has_test:
-        raise ConfigError(f"data.split=test needs a dataset with an official test part (cifar10, cifar100, "
-                          f"dvs128_gesture), but dataset '{dc.name}' has none; use data.split=stratified")
+        raise ConfigError(f"data.split=test needs a dataset with a test part (cifar10, cifar100, "
+                          f"dvs128_gesture, cifar10_dvs, nmnist), but dataset '{dc.name}' has none; use data.split=stratified")
     if dc.split == "stratified" and not 0.0 < dc.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must be between 0 and 1, but got {dc.val_fraction}")
 

@@ -14,7 +14,7 @@ import torch
 from fwformer.config import load_config
 from fwformer.data import (DataUnavailableError, build_datasets, dataset_info, make_loader, resolve_device,
                            with_data_geometry)
-from fwformer.data import cifar, neuromorphic
+from fwformer.data import cifar
 from fwformer.data.augment import build_augment, mix_batch, random_crop, random_hflip
 from fwformer.errors import ConfigError
 from fwformer.model import build_model
@@ -242,107 +242,7 @@ def test_npz_cifar_subset_from_shared_data():
     assert set(val.labels.tolist()) == set(range(10))
 
 
-# --- event datasets through spikingjelly -----------------------------------------------------------
-
-def test_event_dataset_geometry_needs_no_files():
-    info = dataset_info(load_config("spikformer-2-256").data)
-    assert (info.name, info.num_classes, info.in_channels, info.img_size, info.event) == ("dvs128_gesture", 11, 2, 128, True)
-    dc = replace(load_config("spikformer-2-256").data, name="cifar10_dvs", resize=64)
-    assert (dataset_info(dc).num_classes, dataset_info(dc).img_size) == (10, 64)
-
-
-def test_dvs128_gesture_missing_files_say_what_to_download_and_where(tmp_path):
-    cfg = with_data_geometry(load_config("spikformer-2-256", [f"data.root={tmp_path}"], check=False))
-    with pytest.raises(DataUnavailableError) as err:
-        build_datasets(cfg)
-    message = str(err.value)
-    assert "DvsGesture.tar.gz" in message and "gesture_mapping.csv" in message
-    assert str(tmp_path / "DVS128Gesture" / "download") in message and "ibm" in message.lower()
-
-
-def test_cifar10_dvs_offline_lists_its_archives(tmp_path):
-    cfg = with_data_geometry(load_config("spikformer-2-256", ["data=cifar10_dvs", "num_classes=10",
-                                                              f"data.root={tmp_path}", "data.download=false"], check=False))
-    with pytest.raises(DataUnavailableError, match=r"airplane.zip.*truck.zip.*CIFAR10DVS/download"):
-        build_datasets(cfg)
-    with pytest.raises(ConfigError, match="no official test part|has none"):
-        dataset_info(replace(cfg.data, split="test"))
-
-
-def _fake_downloads(root: Path) -> None:
-    download = root / "DVS128Gesture" / "download"
-    download.mkdir(parents=True)
-    for name in neuromorphic.SPECS["dvs128_gesture"].files:
-        (download / name).write_bytes(b"")
-
-
-def test_spikingjelly_import_failure_says_what_to_install(tmp_path, monkeypatch):
-    _fake_downloads(tmp_path)
-    # A dataset module that fails at import the way spikingjelly.datasets does with a mismatched torchvision.
-    (tmp_path / "broken_sj_datasets.py").write_text("raise RuntimeError('operator torchvision::nms does not exist')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    spec = neuromorphic.SPECS["dvs128_gesture"]
-    monkeypatch.setitem(neuromorphic.SPECS, "dvs128_gesture", replace(spec, module="broken_sj_datasets"))
-    cfg = with_data_geometry(load_config("spikformer-2-256", [f"data.root={tmp_path}"], check=False))
-    with pytest.raises(DataUnavailableError, match=r"spikingjelly.datasets.*torchvision::nms.*install.*torchvision") as err:
-        build_datasets(cfg)
-    assert "\n" not in str(err.value)
-
-
-FAKE_SPIKINGJELLY = '''
-import numpy as np
-
-
-class DVS128Gesture:
-    """spikingjelly's interface: frames [T, 2, 128, 128] per sample, `.targets`, a train/test split."""
-
-    def __init__(self, root, train=True, data_type="event", frames_number=None, split_by=None):
-        assert data_type == "frame" and split_by == "number"
-        self.T = frames_number
-        self.targets = [i % 11 for i in range(44 if train else 22)]
-
-    def __len__(self):
-        return len(self.targets)
-
-    def __getitem__(self, i):
-        rng = np.random.default_rng(i)
-        return rng.poisson(0.2, size=(self.T, 2, 128, 128)).astype(np.float32), self.targets[i]
-'''
-
-
-@pytest.mark.parametrize("split,sizes", [("test", (44, 22)), ("stratified", (33, 11)), ("all", (66, 66))])
-def test_event_folder_dataset_through_the_spikingjelly_interface(tmp_path, monkeypatch, split, sizes):
-    """The spikingjelly path up to its dataset class, with a stand-in class of the same interface."""
-    _fake_downloads(tmp_path)
-    (tmp_path / "fake_sj_gesture.py").write_text(FAKE_SPIKINGJELLY)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    spec = neuromorphic.SPECS["dvs128_gesture"]
-    monkeypatch.setitem(neuromorphic.SPECS, "dvs128_gesture", replace(spec, module="fake_sj_gesture"))
-    cfg = with_data_geometry(load_config("tiny", [
-        "data=dvs128_gesture", f"data.root={tmp_path}", "data.resize=16", f"data.split={split}",
-        "data.val_fraction=0.25", "data.num_workers=0", "data.hflip=true", "data.crop_padding=2", "in_channels=null",
-        "img_size=null", "num_classes=null", "T=3", "sps_pools=1", "train.batch_size=8"], check=False))
-    train, val, info = build_datasets(cfg)
-    assert (info.num_classes, info.in_channels, info.img_size, info.event) == (11, 2, 16, True)
-    assert (len(train), len(val)) == sizes
-    x, y = next(iter(make_loader(train, cfg, train=True, device=torch.device("cpu"))))
-    assert x.shape == (3, 8, 2, 16, 16) and x.dtype == torch.float32 and y.dtype == torch.int64
-    val_labels = torch.cat([y for _, y in make_loader(val, cfg, train=False, device=torch.device("cpu"))])
-    assert torch.equal(val_labels, val.labels)
-    assert build_model(cfg)(x).shape == (8, 11)
-
-
-def test_spikingjelly_import_on_this_machine(tmp_path):
-    """Where torchvision is broken (CPU torch, CUDA torchvision) the real import gives our error."""
-    try:
-        import spikingjelly.datasets.dvs128_gesture  # noqa: F401
-    except Exception:
-        _fake_downloads(tmp_path)
-        cfg = with_data_geometry(load_config("spikformer-2-256", [f"data.root={tmp_path}"], check=False))
-        with pytest.raises(DataUnavailableError, match="torchvision and torchaudio"):
-            build_datasets(cfg)
-    else:
-        pytest.skip("spikingjelly.datasets imports here; its dataset classes need the real archives")
+# The recorded event sets (dvs128_gesture, cifar10_dvs, nmnist) are tested in test_event_data.py.
 
 
 # --- config errors ---------------------------------------------------------------------------------
