@@ -14,7 +14,12 @@ tests that read them back through tonic and our frame integration (no network, n
 
 Each writer returns the `Sample`s it wrote (path, label, part, events), in the order of their paths,
 so a test can count frames by hand. Events are a structured array with fields x, y, t (microseconds),
-p (0 = OFF, 1 = ON), sorted by t. `events=` lets a test put exact events into the first sample.
+p (0 = OFF, 1 = ON), sorted by t. `events=` replaces the recording of the first sample written: class
+0 of the first training user (`ibmGestureTrain/user01_fluorescent/0.npy`), of airplane
+(`airplane/cifar10_airplane_0.aedat4`), of digit 0 (`Train/0/00001.bin`).
+
+Sizes for a search test: `data.split=stratified` needs at least one validation sample per class,
+e.g. `write_dvs128_gesture(root, train_users=5)` for `val_fraction=0.2` (55 training recordings).
 """
 from __future__ import annotations
 

@@ -135,7 +135,7 @@ def _fetch_with_tonic(name: str, spec: EventSet, part: Part, root: Path, path: P
         raise DataUnavailableError(_missing_message(name, spec, folder, missing, f"download failed: {reason}")) from None
 
 
-def open_part(name: str, folder: Path, part_name: str):
+def open_part(name: str, folder: Path, part_name: str, *, warn: bool = True):
     """tonic's dataset object over the extracted recordings of one part (it never downloads)."""
     spec = EVENT_SETS[name]
     part = spec.part(part_name)
@@ -143,7 +143,7 @@ def open_part(name: str, folder: Path, part_name: str):
     # tonic puts a set in `<save_to>/<class name>`, so the subclass keeps the name.
     extracted = type(cls.__name__, (cls,), {"_check_exists": lambda self: True})
     ds = extracted(str(folder.parent), **dict(part.kwargs))
-    if len(ds) < part.published:
+    if warn and len(ds) < part.published:
         warnings.warn(f"dataset '{name}' ({part.name}): {len(ds)} recordings in '{folder / part.folder}', "
                       f"tonic's copy of the full set has {part.published}; results will not compare with "
                       f"published ones", stacklevel=2)

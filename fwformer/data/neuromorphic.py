@@ -60,6 +60,11 @@ def cached_part(dc: DataConfig, part: str, T: int, size: int) -> Path:
         return directory / key.folder
     ev.check_readable(dc.name)
     folder = ev.ensure_extracted(dc.name, data_root(dc.root), dc.download)  # missing files fail here, first
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot write the frame cache of '{dc.name}' in '{directory}' ({err.strerror}); "
+                          f"set data.frames_cache to a writable folder") from None
 
     @cache
     def reader():
@@ -106,7 +111,7 @@ _READERS: dict = {}  # per worker process: (dataset, part) -> (tonic dataset, in
 def _integrate_files(job) -> list[tuple[np.ndarray, int]]:
     (name, folder, part, T, by, size), paths = job
     if (name, part) not in _READERS:
-        ds = ev.open_part(name, Path(folder), part)
+        ds = ev.open_part(name, Path(folder), part, warn=False)  # the parent process warned
         _READERS[(name, part)] = (ds, {p: i for i, p in enumerate(ds.data)})
     ds, where = _READERS[(name, part)]
     sensor = ev.EVENT_SETS[name].sensor
