@@ -4,11 +4,15 @@ Keys: `images` — uint8 (0-255) or float (0-1), `[N, C, H, W]`, `[N, H, W, C]` 
 square; `labels` — integers 0..K-1, `[N]`; optional `classes` — K names, which fixes the class
 count (otherwise it is the largest label + 1). Normalisation statistics come from the training
 split (a checkpoint keeps them, so a held-out file is normalised like the training data).
+Arrays are read without pickle: a file that is not a zip of .npy arrays, or that holds object
+arrays (what np.savez makes of Python objects), is refused with one line naming the file.
 """
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -29,17 +33,47 @@ def _path(dc: DataConfig) -> Path:
     return path
 
 
-def _header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of one array in an .npz without reading its data."""
-    with zipfile.ZipFile(path) as zf:
-        names = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
-        if key not in names:
-            raise ConfigError(f"'{path}' must hold an array named '{key}', but has: {', '.join(sorted(names)) or 'none'}")
-        with zf.open(key + ".npy") as f:
-            major, _ = np.lib.format.read_magic(f)
-            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read(f)
-    return tuple(shape), np.dtype(dtype)
+# What a damaged or foreign file raises on the way through zipfile and numpy's .npy reader.
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError)
+
+
+def _unreadable(path: Path, err: Exception) -> ConfigError:
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ConfigError(f"'{path}' is not a readable .npz file ({reason}); the npz dataset needs a zip archive of "
+                       f".npy arrays as numpy.savez writes, with `images` and `labels`")
+
+
+def _header(path: Path, key: str, *, required: bool = True) -> Optional[tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of one array in an .npz without reading its data (None: absent, not required)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
+            if key not in names:
+                if not required:
+                    return None
+                raise ConfigError(f"'{path}' must hold an array named '{key}', but has: "
+                                  f"{', '.join(sorted(names)) or 'none'}")
+            with zf.open(key + ".npy") as f:
+                major, _ = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+    except _READ_ERRORS as err:
+        raise _unreadable(path, err) from None
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        # Object arrays are pickles: loading them runs code from the file, so they are never loaded.
+        raise ConfigError(f"'{path}': `{key}` is an object array (pickled Python objects), which is not loaded "
+                          f"(no allow_pickle); save `{key}` as a numeric{' or string' if key == 'classes' else ''} "
+                          f"array, e.g. np.savez(path, {key}=np.asarray(...))")
+    return tuple(shape), dtype
+
+
+def _read(path: Path, key: str) -> np.ndarray:
+    try:
+        with np.load(path) as z:
+            return np.asarray(z[key])
+    except _READ_ERRORS as err:
+        raise _unreadable(path, err) from None
 
 
 def _layout(shape: tuple[int, ...], path: Path) -> str:
@@ -56,8 +90,7 @@ def _layout(shape: tuple[int, ...], path: Path) -> str:
 
 
 def _labels(path: Path) -> np.ndarray:
-    with np.load(path) as z:
-        labels = np.asarray(z["labels"])
+    labels = _read(path, "labels")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ConfigError(f"'{path}': `labels` must be a 1-D integer array, but is {labels.dtype} {list(labels.shape)}")
     if labels.size and labels.min() < 0:
@@ -71,16 +104,22 @@ def info(dc: DataConfig) -> DataInfo:
     shape, dtype = _header(path, "images")
     _header(path, "labels")
     layout = _layout(shape, path)
+    if 0 in shape:
+        what = "no samples" if shape[0] == 0 else "images of no pixels"
+        raise ConfigError(f"'{path}': `images` holds {what} (shape {list(shape)}); it needs at least one image")
     if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating)):
         raise ConfigError(f"'{path}': `images` must be uint8 (0-255) or float (0-1), but is {dtype}")
     labels = _labels(path)
     if len(labels) != shape[0]:
         raise ConfigError(f"'{path}': `images` has {shape[0]} samples but `labels` has {len(labels)}")
     channels = {"nchw": shape[1] if len(shape) == 4 else 1, "nhwc": shape[-1], "nhw": 1}[layout]
+    classes = _header(path, "classes", required=False)
     declared = None
-    with zipfile.ZipFile(path) as zf:
-        if "classes.npy" in zf.namelist():
-            declared = len(np.load(path)["classes"])
+    if classes is not None:
+        if len(classes[0]) != 1 or classes[0][0] < 1:
+            raise ConfigError(f"'{path}': `classes` must be a 1-D array of at least one class name, "
+                              f"but has shape {list(classes[0])}")
+        declared = classes[0][0]
     found = int(labels.max()) + 1 if labels.size else 0
     if declared is not None and found > declared:
         raise ConfigError(f"'{path}': labels go up to {found - 1}, but `classes` names only {declared} classes")
@@ -92,8 +131,7 @@ def info(dc: DataConfig) -> DataInfo:
 def build(cfg: Config, info: DataInfo) -> tuple[InMemoryDataset, InMemoryDataset]:
     dc = cfg.data
     path = _path(dc)
-    with np.load(path) as z:
-        images = np.asarray(z["images"])
+    images = _read(path, "images")
     layout = _layout(images.shape, path)
     if layout == "nhw":
         images = images[:, None]

@@ -232,6 +232,95 @@ def test_npz_errors(tmp_path):
         cfg_for("data=npz", f"data.path={tmp_path / 'nolabels.npz'}")
 
 
+# Every way an npz file can be wrong, each one error line naming the file, before anything is written.
+def _not_a_zip(path):
+    path.write_bytes(b"images,labels\n1,2\n")
+
+
+def _npy_not_npz(path):
+    with open(path, "wb") as f:
+        np.save(f, np.zeros((4, 8, 8), np.uint8))
+
+
+def _object_images(path):
+    images = np.empty(4, dtype=object)
+    images[:] = [np.zeros((8, 8), np.uint8) for _ in range(4)]
+    np.savez(path, images=images, labels=np.zeros(4, int))
+
+
+def _object_labels(path):
+    np.savez(path, images=np.zeros((4, 8, 8), np.uint8), labels=np.array([0, "1", 2, None], dtype=object))
+
+
+def _object_classes(path):
+    np.savez(path, images=np.zeros((4, 8, 8), np.uint8), labels=np.zeros(4, int),
+             classes=np.array(["a", 1], dtype=object))
+
+
+def _truncated(path):
+    np.savez(path, images=np.zeros((40, 8, 8), np.uint8), labels=np.zeros(40, int))
+    path.write_bytes(path.read_bytes()[:300])
+
+
+NPZ_FAULTS = {
+    "not a zip": (_not_a_zip, "is not a readable .npz file"),
+    "a .npy file": (_npy_not_npz, "is not a readable .npz file"),
+    "truncated": (_truncated, "is not a readable .npz file"),
+    "object images": (_object_images, "`images` is an object array"),
+    "object labels": (_object_labels, "`labels` is an object array"),
+    "object classes": (_object_classes, "`classes` is an object array"),
+    "wrong shape": (lambda p: np.savez(p, images=np.zeros((4, 3, 8, 6), np.uint8), labels=np.zeros(4, int)),
+                    "must be square"),
+    "labels of another length": (lambda p: np.savez(p, images=np.zeros((4, 8, 8), np.uint8),
+                                                    labels=np.zeros(3, int)), "4 samples but `labels` has 3"),
+    "float labels": (lambda p: np.savez(p, images=np.zeros((4, 8, 8), np.uint8), labels=np.zeros(4)),
+                     "`labels` must be a 1-D integer array, but is float64"),
+    "no labels": (lambda p: np.savez(p, images=np.zeros((4, 8, 8), np.uint8)), "array named 'labels'"),
+    "no samples": (lambda p: np.savez(p, images=np.zeros((0, 8, 8), np.uint8), labels=np.zeros(0, int)),
+                   "holds no samples"),
+}
+
+
+@pytest.mark.parametrize("fault", NPZ_FAULTS)
+def test_bad_npz_through_the_train_cli_is_one_line_and_writes_nothing(tmp_path, capsys, fault):
+    from fwformer.train import main
+
+    write, message = NPZ_FAULTS[fault]
+    path = tmp_path / "bad.npz"
+    write(path)
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as err:
+        main(["--config", "tiny", "data=npz", f"data.path={path}", "--out", str(out), "--quiet"])
+    stderr = capsys.readouterr().err
+    assert err.value.code == 2 and stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+    assert message in stderr and str(path) in stderr
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def trained_tiny(tmp_path_factory):
+    from fwformer.train import train
+
+    out = tmp_path_factory.mktemp("tiny_run")
+    train(load_config("tiny", ["data=digits", "train.epochs=1", "train.max_steps_per_epoch=1",
+                               "train.energy_batches=1"], check=False), out_dir=out, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("fault", ["not a zip", "object images", "object labels", "no samples"])
+def test_bad_npz_through_the_evaluate_cli_is_one_line(tmp_path, capsys, trained_tiny, fault):
+    from fwformer.evaluate import main
+
+    write, message = NPZ_FAULTS[fault]
+    path = tmp_path / "bad.npz"
+    write(path)
+    with pytest.raises(SystemExit) as err:
+        main(["--checkpoint", str(trained_tiny), "data=npz", f"data.path={path}", "data.split=all"])
+    stderr = capsys.readouterr().err
+    assert err.value.code == 2 and stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+    assert message in stderr and str(path) in stderr
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "cifar10_train_subset.npz").is_file(), reason="../shared/data is absent")
 def test_npz_cifar_subset_from_shared_data():
     path = SHARED_DATA / "cifar10_train_subset.npz"
