@@ -23,8 +23,9 @@ class DataConfig:
     name: str = "cifar10"  # cifar10 | cifar100 | npz | digits | digits_dvs | dvs128_gesture | cifar10_dvs | nmnist
     root: Optional[str] = None  # default: $FWFORMER_DATA, else the user's cache dir (~/.cache/fwformer/datasets)
     path: Optional[str] = None  # the arrays file of the `npz` dataset
-    # `stratified`: seeded split of the training samples, val_fraction of them for validation;
-    # `test`: official train/test parts (cifar10, cifar100, dvs128_gesture); `all`: every sample is validation.
+    # `stratified`: seeded split of the training samples, val_fraction of them for validation (searches);
+    # `test`: train on the whole official training part, validate on the official test part (cifar10,
+    # cifar100, dvs128_gesture; the papers' protocol); `all`: every sample is validation. See fwformer/data/splits.py.
     split: str = "stratified"
     val_fraction: float = 0.2
     seed: int = 0
@@ -39,9 +40,15 @@ class DataConfig:
     crop_padding: int = 0
     hflip: bool = False
     randaugment: bool = False
-    randaugment_n: int = 1
-    randaugment_m: int = 9
-    random_erasing: float = 0.0  # probability that a training image gets a random box erased (recipe: 0.25)
+    # `spikformer`: the reference's timm RandAugment `rand-m9-n1-mstd0.4-inc1` over the five operations its
+    # aa_snn.py keeps, drawn per image; `kornia-default`: kornia's full default policy, ops drawn per batch.
+    randaugment_policy: str = "spikformer"
+    randaugment_n: int = 1  # operations per image
+    randaugment_m: int = 9  # magnitude: timm's 0-10 scale (spikformer), kornia's 0-30 scale (kornia-default)
+    randaugment_mstd: Optional[float] = None  # spikformer: std of the per-image magnitude noise (null: 0.4)
+    # Probability that a training image gets a random box set to 0 after normalisation and mixup
+    # (timm's RandomErasing, mode 'const'; recipe: 0.25).
+    random_erasing: float = 0.0
     normalize: bool = True
 
 
@@ -55,9 +62,16 @@ class TrainConfig:
     min_lr: float = 1e-5
     weight_decay: float = 0.06  # on weights of linear/conv layers; none on biases and norms
     warmup_epochs: float = 1.0
+    # The schedule (`fwformer.train.lr_at`): linear warm-up, cosine to min_lr, then cooldown_epochs at
+    # min_lr; the run trains epochs + cooldown_epochs epochs (timm's convention).
+    warmup_lr: Optional[float] = None  # lr of the first warm-up step (timm's warmup_lr); null: lr / warm-up steps
+    warmup_prefix: bool = True  # True: the cosine starts after the warm-up; False: timed from step 0 (timm's default)
+    lr_per_epoch: bool = False  # change the lr once per epoch (timm's schedulers) instead of every step
+    cooldown_epochs: int = 0
     label_smoothing: float = 0.1
     mixup: float = 0.0  # Beta(alpha, alpha) mixing; 0 switches it off
     cutmix: float = 0.0
+    mixup_off_epoch: Optional[int] = None  # mixup/cutmix in the first this-many epochs only (timm's); null: all
     grad_clip: float = 1.0  # max gradient norm; 0 switches clipping off
     amp: bool = True  # bf16 autocast on CUDA only (pytorch-wavelets fails under fp16)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -278,6 +292,13 @@ def check_train_config(tc: TrainConfig) -> None:
         (0 <= tc.min_lr <= tc.lr, f"train.min_lr must be between 0 and train.lr={tc.lr}, but got {tc.min_lr}"),
         (tc.weight_decay >= 0, f"train.weight_decay must be >= 0, but got {tc.weight_decay}"),
         (tc.warmup_epochs >= 0, f"train.warmup_epochs must be >= 0, but got {tc.warmup_epochs}"),
+        (tc.warmup_lr is None or 0 <= tc.warmup_lr <= tc.lr,
+         f"train.warmup_lr must be null or between 0 and train.lr={tc.lr}, but got {tc.warmup_lr}"),
+        (not tc.lr_per_epoch or float(tc.warmup_epochs).is_integer(),
+         f"train.lr_per_epoch=true needs a whole number of train.warmup_epochs, but got {tc.warmup_epochs}"),
+        (tc.cooldown_epochs >= 0, f"train.cooldown_epochs must be >= 0, but got {tc.cooldown_epochs}"),
+        (tc.mixup_off_epoch is None or tc.mixup_off_epoch >= 1,
+         f"train.mixup_off_epoch must be >= 1 or null (never), but got {tc.mixup_off_epoch}"),
         (0 <= tc.label_smoothing < 1, f"train.label_smoothing must be in [0, 1), but got {tc.label_smoothing}"),
         (tc.mixup >= 0 and tc.cutmix >= 0, f"train.mixup and train.cutmix must be >= 0, but got {tc.mixup}, {tc.cutmix}"),
         (tc.grad_clip >= 0, f"train.grad_clip must be >= 0 (0: off), but got {tc.grad_clip}"),

@@ -57,6 +57,7 @@ class SpikingTransformer(nn.Module):
             for name in cfg.block_mixers
         )
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
+        self.apply(init_reference_weights)
 
     @property
     def T(self) -> int:
@@ -85,6 +86,20 @@ class SpikingTransformer(nn.Module):
         # resets it afterwards (`fwformer.engine.reset_state`).
         x = self.forward_features(x)
         return self.head(x.mean(dim=2).mean(dim=0))  # tokens, then time -> [B, classes]
+
+
+def init_reference_weights(module: nn.Module) -> None:
+    """Spikformer's `_init_weights` (ZK-Zhou/spikformer, cifar10/model.py), applied to every module:
+    each Linear gets truncated-normal weights with std 0.02 (cut at +-2 absolute, as timm's
+    `trunc_normal_`) and zero bias; LayerNorms weight 1, bias 0; convolutions, BatchNorms and the
+    mixers' own parameters keep PyTorch's or their own initialisation."""
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02, a=-2.0, b=2.0)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
 
 
 def build_model(cfg: Config) -> SpikingTransformer:

@@ -3,9 +3,11 @@
     result = train(cfg, out_dir="runs/d", report=callback)      # from Python (the search)
     python -m fwformer.train --config tiny data=digits --out runs/d  # from the shell
 
-AdamW (weight decay on weights only), linear warm-up then cosine to `min_lr` per step, label
-smoothing, optional mixup/cutmix, gradient clipping, bf16 autocast on CUDA, neuron state reset
-after every batch (the Spikformer recipe, REFERENCE.md). Seeded; deterministic on the CPU.
+AdamW (weight decay on weights only), linear warm-up then cosine to `min_lr` and optional cooldown
+epochs at `min_lr` (per step, or per epoch as timm's), label smoothing, optional mixup/cutmix (off
+from `mixup_off_epoch`) and random erasing after it, gradient clipping, bf16 autocast on CUDA,
+neuron state reset after every batch (the Spikformer recipe, README "Reproducing the papers").
+Seeded; deterministic on the CPU.
 After every epoch: validation accuracy, a checkpoint (model, optimizer, epoch, RNG states,
 resolved config) when there is an `out_dir`, and `report(metrics)`, which may stop training
 by returning True. At the end: the energy meter on validation batches, inference latency,
@@ -44,14 +46,44 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-def lr_at(step: int, *, lr: float, min_lr: float, warmup_steps: int, total_steps: int) -> float:
-    """Learning rate at optimizer step `step` (0-based): linear warm-up, then cosine down to `min_lr`."""
-    if step < warmup_steps:
-        return lr * (step + 1) / warmup_steps
-    if total_steps <= warmup_steps:
+def lr_at(step: int, *, lr: float, min_lr: float, warmup: int, total: int, warmup_lr: Optional[float] = None,
+          warmup_prefix: bool = True, steps_per_update: int = 1) -> float:
+    """Learning rate at optimizer step `step` (0-based): a pure function of the step.
+
+    The lr changes every `steps_per_update` steps (1: every step; the steps of an epoch: once per
+    epoch, as timm's schedulers with `t_in_epochs`); `warmup` and `total` count such updates u.
+    - warm-up, u < warmup: linear from `warmup_lr` (timm: warmup_lr + u * (lr - warmup_lr) / warmup),
+      or, with warmup_lr None, lr * (u + 1) / warmup (reaching lr on its last update);
+    - cosine from lr to min_lr, ending at update `total`: timed from the end of the warm-up
+      (warmup_prefix) or from update 0 with the warm-up replacing its first updates (timm's default,
+      warmup_prefix=False, so the cosine has already left lr when the warm-up ends);
+    - min_lr from update `total` on: the cooldown epochs of timm's schedule.
+    """
+    u = step // steps_per_update
+    if u < warmup:
+        if warmup_lr is None:
+            return lr * (u + 1) / warmup
+        return warmup_lr + u * (lr - warmup_lr) / warmup
+    start = warmup if warmup_prefix else 0
+    if total <= start:
         return lr
-    progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
+    progress = min(1.0, (u - start) / (total - start))
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def schedule_of(tc: Any, steps_per_epoch: int) -> dict[str, Any]:
+    """`lr_at`'s keyword arguments for a TrainConfig, with `steps_per_epoch` optimizer steps per epoch."""
+    common = dict(lr=tc.lr, min_lr=tc.min_lr, warmup_lr=tc.warmup_lr, warmup_prefix=tc.warmup_prefix)
+    if tc.lr_per_epoch:
+        return dict(common, warmup=int(tc.warmup_epochs), total=tc.epochs, steps_per_update=steps_per_epoch)
+    return dict(common, warmup=round(tc.warmup_epochs * steps_per_epoch), total=tc.epochs * steps_per_epoch)
+
+
+def mixing_in_epoch(tc: Any, epoch: int) -> bool:
+    """Whether mixup/cutmix run in `epoch` (0-based); off from `mixup_off_epoch` on, as timm's
+    `if mixup_off_epoch and epoch >= mixup_off_epoch` in its train_one_epoch."""
+    on = tc.mixup > 0 or tc.cutmix > 0
+    return on and (tc.mixup_off_epoch is None or epoch < tc.mixup_off_epoch)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -85,7 +117,7 @@ def _json_safe(value: Any) -> Any:
 
 def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: Optional[Report] = None,
           resume: bool = False, progress: bool = True, datasets: Optional[tuple] = None) -> dict[str, Any]:
-    """Train `cfg` for `cfg.train.epochs` epochs and return its metrics (see the module docstring).
+    """Train `cfg` for `train.epochs + train.cooldown_epochs` epochs and return its metrics (module docstring).
 
     out_dir: where the checkpoint (after every epoch), `config.yaml` and `metrics.json` go; None
         keeps everything in memory. resume: continue from `out_dir/checkpoint.pt` when it exists.
@@ -99,7 +131,7 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
                                      save_checkpoint, set_rng_state)
     from fwformer.config import config_to_dict, save_config
     from fwformer.data import build_datasets, make_loader, normalization_of, with_data_geometry
-    from fwformer.data.augment import mix_batch
+    from fwformer.data.augment import build_erasing, mix_batch
     from fwformer.model import build_model, count_parameters
 
     tc = cfg.train
@@ -120,9 +152,9 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
         model = build_model(cfg).to(device)
         optimizer = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr, betas=(0.9, 0.999))
         steps_per_epoch = min(len(train_loader), tc.max_steps_per_epoch or len(train_loader))
-        total_steps = tc.epochs * steps_per_epoch
-        warmup_steps = round(tc.warmup_epochs * steps_per_epoch)
-        schedule = dict(lr=tc.lr, min_lr=tc.min_lr, warmup_steps=warmup_steps, total_steps=total_steps)
+        schedule = schedule_of(tc, steps_per_epoch)
+        epochs = tc.epochs + tc.cooldown_epochs  # timm's convention: the cooldown comes after `epochs`
+        erase = build_erasing(cfg.data)
         # On the GPU, reading the loss every step would stall the pipeline; the CPU loses nothing.
         sync_every = 1 if device.type == "cpu" else 20
 
@@ -141,15 +173,16 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
             save_config(cfg, out / CONFIG_FILE)
 
         stopped_early = False
-        for epoch in range(start_epoch, tc.epochs):
+        for epoch in range(start_epoch, epochs):
             model.train()
+            mixing = mixing_in_epoch(tc, epoch)
             train_loader.set_epoch(epoch)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), dtype=torch.long, device=device)
             seen = 0
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not show, leave=False,
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}", disable=not show, leave=False,
                        dynamic_ncols=True)
             start = time.perf_counter()
             for step, (x, y) in enumerate(islice(iter(train_loader), steps_per_epoch)):
@@ -157,10 +190,12 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
                 lr = lr_at(global_step, **schedule)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                if tc.mixup > 0 or tc.cutmix > 0:
+                if mixing:
                     x, target = mix_batch(x, y, cfg.num_classes, mixup=tc.mixup, cutmix=tc.cutmix)
                 else:
                     target = y
+                if erase is not None:  # after normalisation and mixing, as timm's loader does
+                    x = erase(x)
                 with autocast(device, amp):
                     logits = model(x)  # [B, classes]; x is [B, C, H, W] or [T, B, C, H, W]
                 loss = F.cross_entropy(logits.float(), target, label_smoothing=tc.label_smoothing)
@@ -214,7 +249,7 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
                     "train_time_s": train_time, "normalization": normalization_of(train_ds),
                 })
             if progress:
-                tqdm.write(f"epoch {epoch + 1}/{tc.epochs}  loss {metrics['train_loss']:.4f}  "
+                tqdm.write(f"epoch {epoch + 1}/{epochs}  loss {metrics['train_loss']:.4f}  "
                            f"train {100 * metrics['train_acc']:.1f}%  val {100 * metrics['val_acc']:.2f}%  "
                            f"{metrics['images_per_s']:.0f} img/s  {epoch_time:.1f}s", file=sys.stderr)
             if report is not None and report(dict(metrics)):
@@ -225,8 +260,12 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
         energy = measure(model, energy_batches, cfg)
         last = history[-1]
         images = sum(h["images_per_s"] * h["epoch_time_s"] for h in history)
+        best = max(history, key=lambda h: h["val_acc"])
         result = {
             "val_acc": last["val_acc"],
+            # timm's script (the Spikformer reference) reports the best epoch's accuracy.
+            "best_val_acc": best["val_acc"],
+            "best_epoch": best["epoch"],
             "val_loss": last["val_loss"],
             "train_loss": last["train_loss"],
             "train_acc": last["train_acc"],
@@ -314,7 +353,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
             mlflow.log_metrics({f"final_{k}": float(v) for k, v in result.items()
                                 if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)})
             mlflow.log_artifacts(str(out))
-    print(f"val_acc {100 * result['val_acc']:.2f}%  energy {result['energy_mj']:.4g} mJ/image  "
+    on = " on the official test set" if cfg.data.split == "test" else ""
+    print(f"val_acc {100 * result['val_acc']:.2f}%{on} (best {100 * result['best_val_acc']:.2f}% at epoch "
+          f"{result['best_epoch']})  energy {result['energy_mj']:.4g} mJ/image  "
           f"params {result['params']}  epochs {result['epochs']}  {result['train_time_s']:.1f}s training  -> {out}")
     return result
 

@@ -120,6 +120,6 @@ def make_loader(ds, cfg: Config, train: bool, *, device=None, batch_size: Option
     device = resolve_device(cfg.train.device) if device is None else device
     return BatchLoader(
         ds, batch_size=batch_size or cfg.train.batch_size, shuffle=train, drop_last=train, device=device,
-        seed=cfg.train.seed, augment=build_augment(cfg.data, ds.info) if train else None,
+        seed=cfg.train.seed, augment=build_augment(cfg.data, ds.info, mean=ds.mean) if train else None,
         num_workers=cfg.data.num_workers if isinstance(ds, FolderDataset) else 0,
     )

@@ -1,23 +1,27 @@
 """Augmentations on whole batches of tensors, on whatever device the batch is on.
 
-The Spikformer CIFAR recipe (REFERENCE.md): random crop with 4-pixel padding, horizontal flip,
-RandAugment (m 9, n 1), random erasing 0.25, mixup 0.5 (and/or cutmix), label smoothing 0.1.
-Crop and flip are written here (a gather and a where, per sample); RandAugment and random erasing
-are kornia's (RandAugment draws its operations once per batch, their signs and parameters per
-sample); erasing fills its box with 0 before normalisation. Mixup/cutmix change the targets too, so the
-training loop calls `mix_batch` itself. All randomness comes from torch's global generator, which
-the training loop seeds and checkpoints.
+Spikformer's CIFAR recipe (ZK-Zhou/spikformer `cifar10/cifar10.yml`, timm's training script):
+per image, a resized crop with scale and ratio fixed at 1 (an identity at 32x32, so nothing here),
+a horizontal flip (p 0.5), then RandAugment `rand-m9-n1-mstd0.4-inc1` (`data.randaugment_policy:
+spikformer`, fwformer/data/randaugment.py); after normalisation, mixup 0.5 (switched off at epoch
+200) and random erasing 0.25 (a box set to 0, timm's 'const' mode). The per-image steps run in the
+loader (`build_augment`, on [0, 1] images before normalisation); mixup/cutmix change the targets
+and erasing follows them, so the training loop calls `mix_batch` and `build_erasing`'s function
+itself. `random_crop` (zero padding) and kornia's default RandAugment policy are options of ours,
+not the recipe's. All randomness comes from torch's global generator, which the training loop
+seeds and checkpoints.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+import math
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from fwformer.config import DataConfig
 from fwformer.data.base import DataInfo
-from fwformer.errors import ConfigError
+from fwformer.errors import ConfigError, closest
 
 
 def random_crop(x: torch.Tensor, padding: int) -> torch.Tensor:
@@ -39,13 +43,44 @@ def random_hflip(x: torch.Tensor) -> torch.Tensor:
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
-def _randaugment(n: int, m: int, channels: int) -> Callable[[torch.Tensor], torch.Tensor]:
+RANDAUGMENT_POLICIES = ("spikformer", "kornia-default")
+
+
+def _kornia_default_randaugment(n: int, m: int, channels: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """kornia's RandAugment with its full default policy (photometric ops too); ops drawn once per batch."""
     from kornia.augmentation.auto import RandAugment
     from kornia.augmentation.auto.rand_augment.rand_augment import default_policy
 
     # kornia's `color` (saturation) needs RGB; grayscale images draw from the other operations.
     policy = default_policy if channels == 3 else [p for p in default_policy if p[0][0] != "color"]
-    return RandAugment(n=n, m=m, policy=policy)
+    ra = RandAugment(n=n, m=m, policy=policy)
+    return lambda x: ra(x.clamp(0.0, 1.0))
+
+
+def random_erasing(x: torch.Tensor, p: float, *, min_area: float = 0.02, max_area: float = 1 / 3,
+                   min_aspect: float = 0.3, attempts: int = 10) -> torch.Tensor:
+    """timm's RandomErasing (mode 'const', one box): with probability p per sample, a box of
+    uniform(min_area, max_area) of the image at a log-uniform aspect ratio, at a uniform position,
+    set to 0; the first of `attempts` draws that fits is used (none fits: nothing is erased).
+
+    x: `[B, C, H, W]`, or `[T, B, C, H, W]` (one box per sample, through all its frames).
+    """
+    b, (h, w) = x.shape[-4], x.shape[-2:]
+    erase = torch.rand(b) <= p  # timm skips a sample when random() > p
+    area = torch.empty(b, attempts).uniform_(min_area, max_area) * (h * w)
+    aspect = torch.empty(b, attempts).uniform_(math.log(min_aspect), -math.log(min_aspect)).exp()
+    box_h, box_w = (area * aspect).sqrt().round(), (area / aspect).sqrt().round()  # [B, attempts]
+    fits = (box_h < h) & (box_w < w)
+    first = fits.float().argmax(dim=1, keepdim=True)  # the first attempt that fits
+    erase &= fits.any(dim=1)
+    box_h, box_w = box_h.gather(1, first).squeeze(1), box_w.gather(1, first).squeeze(1)  # [B]
+    top = (torch.rand(b) * (h - box_h + 1)).floor()  # randint(0, h - box_h), inclusive
+    left = (torch.rand(b) * (w - box_w + 1)).floor()
+    rows, cols = torch.arange(h)[None, :, None], torch.arange(w)[None, None, :]
+    mask = (erase[:, None, None] & (rows >= top[:, None, None]) & (rows < (top + box_h)[:, None, None])
+            & (cols >= left[:, None, None]) & (cols < (left + box_w)[:, None, None]))  # [B, H, W]
+    mask = mask.to(x.device).unsqueeze(-3)  # [B, 1, H, W]: every channel
+    return x.masked_fill(mask if x.dim() == 4 else mask.unsqueeze(0), 0.0)
 
 
 def check_augment(dc: DataConfig, info: DataInfo) -> None:
@@ -53,33 +88,57 @@ def check_augment(dc: DataConfig, info: DataInfo) -> None:
         raise ConfigError(f"data.crop_padding must be >= 0, but got {dc.crop_padding}")
     if not 0.0 <= dc.random_erasing <= 1.0:
         raise ConfigError(f"data.random_erasing is a probability in [0, 1], but got {dc.random_erasing}")
-    if dc.randaugment:
-        if info.event:
-            raise ConfigError(f"data.randaugment works on images, but dataset '{info.name}' is event frames; "
-                              f"use data.crop_padding and data.hflip for event data")
-        if info.in_channels not in (1, 3):
-            raise ConfigError(f"data.randaugment needs 1 or 3 image channels, but dataset '{info.name}' has {info.in_channels}")
+    if dc.randaugment_policy not in RANDAUGMENT_POLICIES:
+        raise ConfigError(f"unknown data.randaugment_policy '{dc.randaugment_policy}'"
+                          f"{closest(dc.randaugment_policy, RANDAUGMENT_POLICIES)}; expected one of: "
+                          f"{', '.join(RANDAUGMENT_POLICIES)}")
+    if not dc.randaugment:
+        return
+    if info.event:
+        raise ConfigError(f"data.randaugment works on images, but dataset '{info.name}' is event frames; "
+                          f"use data.crop_padding and data.hflip for event data")
+    if info.in_channels not in (1, 3):
+        raise ConfigError(f"data.randaugment needs 1 or 3 image channels, but dataset '{info.name}' has {info.in_channels}")
+    if dc.randaugment_policy == "spikformer":
+        if not 0 <= dc.randaugment_m <= 10:
+            raise ConfigError(f"data.randaugment_m is on timm's 0-10 scale for the spikformer policy, "
+                              f"but got {dc.randaugment_m}")
+        if not 1 <= dc.randaugment_n <= 10:
+            raise ConfigError(f"data.randaugment_n must be in [1, 10], but got {dc.randaugment_n}")
+        if dc.randaugment_mstd is not None and not 0 <= dc.randaugment_mstd <= 100:
+            raise ConfigError(f"data.randaugment_mstd must be null or in [0, 100], but got {dc.randaugment_mstd}")
+    else:
         if not 0 < dc.randaugment_m < 30:
-            raise ConfigError(f"data.randaugment_m must be in (0, 30), but got {dc.randaugment_m}")
+            raise ConfigError(f"data.randaugment_m is on kornia's (0, 30) scale for the kornia-default policy, "
+                              f"but got {dc.randaugment_m}")
         if not 1 <= dc.randaugment_n <= 14:
             raise ConfigError(f"data.randaugment_n must be in [1, 14], but got {dc.randaugment_n}")
+        if dc.randaugment_mstd is not None:
+            raise ConfigError(f"data.randaugment_mstd is for the spikformer policy (kornia's RandAugment has no "
+                              f"magnitude noise); leave it null with kornia-default, but got {dc.randaugment_mstd}")
 
 
-def build_augment(dc: DataConfig, info: DataInfo) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
-    """The training-batch augmentation a data config asks for, or None. Input in [0, 1] (images)."""
+def build_augment(dc: DataConfig, info: DataInfo, *, mean: Optional[Sequence[float]] = None
+                  ) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+    """The per-sample training augmentation a data config asks for, or None (input: images in [0, 1]).
+
+    mean: the dataset's normalisation mean, whose 8-bit rounding fills what geometric RandAugment
+    operations bring in from outside the image (timm's `img_mean`); None: mid-grey.
+    """
     check_augment(dc, info)
     steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
-    if dc.randaugment:
-        ra = _randaugment(dc.randaugment_n, dc.randaugment_m, info.in_channels)
-        steps.append(lambda x: ra(x.clamp(0.0, 1.0)))
     if dc.crop_padding:
         steps.append(lambda x: random_crop(x, dc.crop_padding))
     if dc.hflip:
         steps.append(random_hflip)
-    if dc.random_erasing > 0:
-        from kornia.augmentation import RandomErasing
+    if dc.randaugment and dc.randaugment_policy == "spikformer":
+        from fwformer.data.randaugment import SpikformerRandAugment
 
-        steps.append(RandomErasing(p=dc.random_erasing, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0))
+        mstd = 0.4 if dc.randaugment_mstd is None else dc.randaugment_mstd
+        steps.append(SpikformerRandAugment(n=dc.randaugment_n, m=dc.randaugment_m, mstd=mstd,
+                                           fill=mean if mean is not None else (0.5,)))
+    elif dc.randaugment:
+        steps.append(_kornia_default_randaugment(dc.randaugment_n, dc.randaugment_m, info.in_channels))
     if not steps:
         return None
 
@@ -89,6 +148,13 @@ def build_augment(dc: DataConfig, info: DataInfo) -> Optional[Callable[[torch.Te
         return x
 
     return augment
+
+
+def build_erasing(dc: DataConfig) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+    """Random erasing for normalised (and mixed) training batches, or None when it is off."""
+    if dc.random_erasing <= 0:
+        return None
+    return lambda x: random_erasing(x, dc.random_erasing)
 
 
 def mix_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, mixup: float = 0.0,

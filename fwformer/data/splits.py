@@ -1,9 +1,14 @@
 """`data.split`: how a dataset's samples become the training and validation sets.
 
 - `stratified` (default): a seeded stratified split of the training samples (the official training
-  part where a dataset has one), `data.val_fraction` of them for validation;
-- `test`: all training samples for training, the official test part for validation
-  (cifar10, cifar100, dvs128_gesture, nmnist; cifar10_dvs: Spikformer's fixed 9:1 split);
+  part where a dataset has one), `data.val_fraction` of them for validation. The test part is never
+  read into either set: this is what searches use, so no architecture is chosen on the test set.
+- `test`: the papers' protocol. Train on the whole official training part (CIFAR-10/100: all 50,000
+  images of data_batch_1..5 / train) and validate on the official test part (CIFAR: the 10,000
+  images of test_batch / test); for cifar10, cifar100, dvs128_gesture, nmnist and cifar10_dvs
+  (Spikformer's fixed 9:1 split, see fwformer/data/neuromorphic.py). The "validation"
+  accuracy of such a run is its test accuracy, the number to set beside a paper's; the
+  reproduction presets (`spikformer-4-384`, `fwformer-4-384-*`) use it.
 - `all`: every sample (training and test parts together) is validation — for evaluating a
   trained model on a held-out file; training on it trains on the same samples.
 """
@@ -22,8 +27,9 @@ def check_split(dc: DataConfig, *, has_test: bool) -> None:
     if dc.split not in SPLITS:
         raise ConfigError(f"unknown data.split '{dc.split}'; expected one of: {', '.join(SPLITS)}")
     if dc.split == "test" and not has_test:
-        raise ConfigError(f"data.split=test needs a dataset with a test part (cifar10, cifar100, "
-                          f"dvs128_gesture, cifar10_dvs, nmnist), but dataset '{dc.name}' has none; use data.split=stratified")
+        raise ConfigError(f"data.split=test (train on the official training part, validate on the official test "
+                          f"part) needs a dataset with a test part (cifar10, cifar100, dvs128_gesture, cifar10_dvs, nmnist), "
+                          f"but dataset '{dc.name}' has none; use data.split=stratified")
     if dc.split == "stratified" and not 0.0 < dc.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must be between 0 and 1, but got {dc.val_fraction}")
 

@@ -125,6 +125,29 @@ def test_cifar10_reads_the_canonical_folder(tmp_path):
     assert x.shape == (cfg.train.batch_size, 3, 32, 32) and x.dtype == torch.float32
 
 
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_split_test_trains_on_every_training_image_and_validates_on_the_official_test_set(tmp_path, name):
+    """`data.split=test`, the papers' protocol: all of data_batch_1..5 (`train`) for training,
+    exactly `test_batch` (`test`) for validation, in file order."""
+    import pickle
+
+    folder = _write_cifar(tmp_path, name, per_batch=30)
+    spec = cifar.SPECS[name]
+    cfg = cfg_for(f"data={name}", f"data.root={tmp_path}", "data.download=false", "data.split=test",
+                  "img_size=null", "in_channels=null", "num_classes=null", "sps_pools=2")
+    train, val, _ = build_datasets(cfg)
+
+    def read(files):
+        batches = [pickle.loads((folder / f).read_bytes(), encoding="bytes") for f in files]
+        images = np.concatenate([b[b"data"] for b in batches]).reshape(-1, 3, 32, 32)
+        return torch.from_numpy(images), torch.tensor(sum((b[spec.label_key.encode()] for b in batches), []))
+
+    for part, files in ((train, spec.train_files), (val, spec.test_files)):
+        images, labels = read(files)
+        assert torch.equal(part.images, images) and torch.equal(part.labels, labels)
+    assert (part.mean, part.std) == (spec.mean, spec.std)
+
+
 def test_cifar100_fine_labels(tmp_path):
     _write_cifar(tmp_path, "cifar100", per_batch=200)
     cfg = cfg_for("data=cifar100", f"data.root={tmp_path}", "data.download=false", "data.split=test",
@@ -351,7 +374,8 @@ def test_mismatched_geometry_is_a_clear_error():
 def test_bad_data_options():
     with pytest.raises(ConfigError, match="unknown data.split 'train'"):
         cfg_for("data=digits", "data.split=train")
-    with pytest.raises(ConfigError, match="data.split=test needs"):
+    with pytest.raises(ConfigError, match=r"data.split=test \(train on the official training part, validate on the "
+                                          r"official test part\) needs"):
         cfg_for("data=digits", "data.split=test")
     with pytest.raises(ConfigError, match="val_fraction"):
         cfg_for("data=digits", "data.val_fraction=1.5")
@@ -382,11 +406,12 @@ def test_hflip_and_randaugment_keep_shapes():
     flipped = random_hflip(x)
     assert all(torch.equal(flipped[i], x[i]) or torch.equal(flipped[i], x[i].flip(-1)) for i in range(16))
     for channels, name in ((3, "cifar10"), (1, "digits")):
-        cfg = load_config("tiny", [f"data={name}", "data.randaugment=true", "data.crop_padding=1", "data.hflip=true",
-                                   "data.random_erasing=0.5"], check=False)
-        augment = build_augment(cfg.data, dataset_info(cfg.data))
-        y = augment(torch.rand(8, channels, 8, 8))
-        assert y.shape == (8, channels, 8, 8) and torch.isfinite(y).all()
+        for policy in ("spikformer", "kornia-default"):
+            cfg = load_config("tiny", [f"data={name}", "data.randaugment=true", "data.crop_padding=1",
+                                       "data.hflip=true", f"data.randaugment_policy={policy}"], check=False)
+            augment = build_augment(cfg.data, dataset_info(cfg.data))
+            y = augment(torch.rand(8, channels, 8, 8))
+            assert y.shape == (8, channels, 8, 8) and torch.isfinite(y).all()
 
 
 def test_mix_batch_gives_probability_targets():

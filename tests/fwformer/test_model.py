@@ -101,3 +101,19 @@ def test_unknown_preset_suggests_close_names():
 def test_missing_geometry_is_an_error_when_building():
     with pytest.raises(ConfigError, match="img_size is not set"):
         load_config("tiny", ["img_size=null"])
+
+
+def test_reference_initialisation_of_linear_layers():
+    """Spikformer's `_init_weights` (ZK-Zhou/spikformer cifar10/model.py): every Linear trunc_normal_
+    std 0.02 with zero bias; convolutions and BatchNorms keep PyTorch's defaults."""
+    torch.manual_seed(0)
+    model = build_model(load_config("cifar-small", ["embed_dim=128", "depth=2"]))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) >= 1 + 2 * 2  # the head, and per block at least the MLP's two
+    weights = torch.cat([m.weight.detach().flatten() for m in linears])
+    assert abs(float(weights.std()) - 0.02) < 0.001 and abs(float(weights.mean())) < 0.001
+    assert all(m.bias is None or not m.bias.any() for m in linears)
+    for conv in (m for m in model.modules() if isinstance(m, torch.nn.Conv2d)):
+        w = conv.weight.detach()
+        fan_in = w[0].numel()  # PyTorch's kaiming_uniform(a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        assert float(w.abs().max()) <= fan_in ** -0.5 and float(w.std()) > 0.5 * (3 * fan_in) ** -0.5

@@ -10,7 +10,7 @@ import torch
 from fwformer.checkpoint import load_checkpoint
 from fwformer.config import load_config
 from fwformer.errors import ConfigError
-from fwformer.train import NonFiniteLossError, lr_at, main, train
+from fwformer.train import NonFiniteLossError, lr_at, main, schedule_of, train
 
 EPOCH_KEYS = {"epoch", "train_loss", "val_acc", "images_per_s", "peak_mem_mb", "mean_firing_rate", "lr"}
 RESULT_KEYS = {"val_acc", "energy_mj", "macs", "acs", "params", "epochs", "train_time_s", "images_per_s",
@@ -24,12 +24,73 @@ def quick(*overrides: str, steps: int = 4):
 
 
 def test_lr_schedule_warms_up_then_decays_to_min_lr():
-    kw = dict(lr=1.0, min_lr=0.1, warmup_steps=4, total_steps=20)
+    kw = dict(lr=1.0, min_lr=0.1, warmup=4, total=20)
     lrs = [lr_at(s, **kw) for s in range(20)]
     assert lrs[:4] == [0.25, 0.5, 0.75, 1.0]
     assert all(a >= b for a, b in zip(lrs[4:], lrs[5:]))
     assert lr_at(20, **kw) == pytest.approx(0.1) and lr_at(100, **kw) == pytest.approx(0.1)
-    assert lr_at(0, lr=1.0, min_lr=0.0, warmup_steps=0, total_steps=10) == 1.0
+    assert lr_at(0, lr=1.0, min_lr=0.0, warmup=0, total=10) == 1.0
+
+
+def test_lr_schedule_as_timm_runs_the_spikformer_recipe():
+    """timm 0.5.4's CosineLRScheduler as ZK-Zhou/spikformer's train.py builds it (create_scheduler:
+    t_initial=epochs 300, lr_min 1e-5, warmup_lr_init 1e-5, warmup_t 20, warmup_prefix False,
+    t_in_epochs True, stepped once per epoch), plus cooldown_epochs 10 at lr_min. Its _get_lr(t):
+    t < warmup_t: warmup_lr_init + t * (lr - warmup_lr_init) / warmup_t; else, for t < t_initial,
+    lr_min + 0.5 (lr - lr_min)(1 + cos(pi t / t_initial)); then lr_min."""
+    spe = 7  # optimizer steps per epoch
+    kw = dict(lr=5e-4, min_lr=1e-5, warmup=20, total=300, warmup_lr=1e-5, warmup_prefix=False,
+              steps_per_update=spe)
+
+    def timm(t):
+        if t < 20:
+            return 1e-5 + t * (5e-4 - 1e-5) / 20
+        if t < 300:
+            return 1e-5 + 0.5 * (5e-4 - 1e-5) * (1 + math.cos(math.pi * t / 300))
+        return 1e-5
+
+    for epoch in (0, 1, 10, 19, 20, 21, 150, 299, 300, 309):
+        per_step = {lr_at(epoch * spe + i, **kw) for i in range(spe)}
+        assert len(per_step) == 1, epoch  # constant within an epoch
+        assert per_step.pop() == pytest.approx(timm(epoch), rel=1e-12, abs=1e-15), epoch
+    assert lr_at(0, **kw) == 1e-5  # the warm-up starts at warmup_lr, not at lr / warmup
+    assert lr_at(20 * spe, **kw) < 5e-4  # the cosine has already left lr when the warm-up ends
+
+
+def test_schedule_of_a_config_counts_epochs_or_steps():
+    cfg = quick("train.epochs=10", "train.warmup_epochs=2", "train.lr_per_epoch=true", "train.warmup_lr=1e-4")
+    kw = schedule_of(cfg.train, steps_per_epoch=5)
+    assert (kw["warmup"], kw["total"], kw["steps_per_update"], kw["warmup_lr"]) == (2, 10, 5, 1e-4)
+    kw = schedule_of(quick("train.epochs=10", "train.warmup_epochs=0.5").train, steps_per_epoch=4)
+    assert (kw["warmup"], kw["total"], kw.get("steps_per_update", 1)) == (2, 40, 1)
+
+
+def test_cooldown_epochs_run_at_min_lr_after_the_cosine():
+    seen = []
+    cfg = quick("train.epochs=2", "train.cooldown_epochs=1", "train.warmup_epochs=1", "train.lr_per_epoch=true",
+                "train.warmup_lr=1e-3", "train.min_lr=2e-4", "train.warmup_prefix=false", "data.val_fraction=0.06",
+                steps=2)
+    result = train(cfg, report=seen.append, progress=False)
+    assert result["epochs"] == 3 and [m["epoch"] for m in seen] == [1, 2, 3]
+    middle = 2e-4 + 0.5 * (cfg.train.lr - 2e-4) * (1 + math.cos(math.pi / 2))  # cosine at epoch 1 of 2
+    assert [m["lr"] for m in seen] == pytest.approx([1e-3, middle, 2e-4])
+    assert result["best_val_acc"] == max(m["val_acc"] for m in seen)
+    assert seen[result["best_epoch"] - 1]["val_acc"] == result["best_val_acc"]
+
+
+def test_mixup_stops_at_mixup_off_epoch_and_erasing_follows_mixing(monkeypatch):
+    import fwformer.data.augment as augment
+
+    calls = []
+    mix, erase = augment.mix_batch, augment.random_erasing
+    monkeypatch.setattr(augment, "mix_batch", lambda *a, **k: calls.append("mix") or mix(*a, **k))
+    monkeypatch.setattr(augment, "random_erasing", lambda *a, **k: calls.append("erase") or erase(*a, **k))
+    per_epoch = []
+    cfg = quick("train.epochs=3", "train.mixup=0.5", "train.mixup_off_epoch=2", "data.random_erasing=0.5",
+                "data.val_fraction=0.06", steps=2)
+    train(cfg, report=lambda m: per_epoch.append(calls.count("mix")), progress=False)
+    assert per_epoch == [2, 4, 4]  # mixed in epochs 1 and 2, as timm's `epoch >= mixup_off_epoch` (0-based)
+    assert calls[:4] == ["mix", "erase", "mix", "erase"] and calls.count("erase") == 6
 
 
 def test_tiny_on_digits_learns_well_above_chance():
@@ -99,11 +160,17 @@ def test_progress_bar_and_epoch_lines(monkeypatch, capsys):
     assert "epoch 1/1" in err and "img/s" in err
 
 
-def test_bad_train_config():
-    with pytest.raises(ConfigError, match="train.epochs must be >= 1"):
-        train(quick("train.epochs=0"), progress=False)
-    with pytest.raises(ConfigError, match="label_smoothing"):
-        train(quick("train.label_smoothing=1.5"), progress=False)
+@pytest.mark.parametrize("override,message", [
+    ("train.epochs=0", "train.epochs must be >= 1"),
+    ("train.label_smoothing=1.5", "label_smoothing"),
+    ("train.cooldown_epochs=-1", "train.cooldown_epochs must be >= 0"),
+    ("train.mixup_off_epoch=0", "train.mixup_off_epoch must be >= 1 or null"),
+    ("train.warmup_lr=1", "train.warmup_lr must be null or between 0 and train.lr"),
+    ("train.lr_per_epoch=true", "whole number of train.warmup_epochs"),  # tiny's warm-up is 0.5 epochs
+])
+def test_bad_train_config(override, message):
+    with pytest.raises(ConfigError, match=message):
+        train(quick(override), progress=False)
 
 
 def test_num_threads_is_honoured_and_restored():

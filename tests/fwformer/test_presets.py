@@ -1,0 +1,69 @@
+"""The reproduction presets carry Spikformer's CIFAR recipe field by field.
+
+Every value below was read in ZK-Zhou/spikformer: `cifar10/cifar10.yml` (the config),
+`cifar10/train.py` (timm 0.5.4's training script, slightly modified: its argparse defaults apply
+where the yml is silent), `cifar10/loader.py` + `cifar10/transforms_factory.py` (the data
+pipeline) and `cifar10/aa_snn.py` (the RandAugment operations).
+"""
+from __future__ import annotations
+
+import pytest
+
+from fwformer.config import load_config
+
+REPRODUCTION_PRESETS = ["spikformer-4-384", "fwformer-4-384-fft1d", "fwformer-4-384-fft2d", "fwformer-4-384-wt",
+                        "fwformer-4-384-dwtc"]
+
+REFERENCE_DATA = {
+    "name": "cifar10",          # yml `dataset: torch/cifar10`
+    # train.py: `--train-split` default 'train', `--val-split` default 'validation', which timm's
+    # torch/cifar10 dataset reads as train=False: the official test set is what it validates on.
+    "split": "test",
+    "normalize": True,          # yml `mean: [0.4914, 0.4822, 0.4465]`, `std: [0.2470, 0.2435, 0.2616]`
+    "crop_padding": 0,          # yml `scale: [1.0, 1.0]`, `ratio: [1.0, 1.0]`: RandomResizedCrop is an identity
+    "hflip": True,              # train.py `--hflip` default 0.5 (the yml does not set it)
+    "randaugment": True,        # yml `aa: rand-m9-n1-mstd0.4-inc1`
+    "randaugment_policy": "spikformer",  # aa_snn.py `_RAND_INCREASING_TRANSFORMS`: Equalize, Rotate, ShearX, TranslateXRel, TranslateYRel
+    "randaugment_n": 1,         # `n1`
+    "randaugment_m": 9,         # `m9`
+    "randaugment_mstd": 0.4,    # `mstd0.4`
+    "random_erasing": 0.25,     # yml `reprob: 0.25`, `remode: const` (PrefetchLoader: after normalisation)
+}
+
+REFERENCE_TRAIN = {
+    "epochs": 300,              # yml `epochs: 300` (timm's cosine length, t_initial)
+    "cooldown_epochs": 10,      # yml `cooldown_epochs: 10`: create_scheduler returns 300 + 10 epochs to run
+    "batch_size": 128,          # yml `batch_size: 128`
+    "lr": 5e-4,                 # yml `lr: 5e-4`
+    "min_lr": 1e-5,             # yml `min_lr: 1e-5`
+    "warmup_epochs": 20,        # yml `warmup_epochs: 20`
+    "warmup_lr": 1e-5,          # yml `warmup_lr: 0.00001`
+    "warmup_prefix": False,     # create_scheduler builds CosineLRScheduler without warmup_prefix (default False)
+    "lr_per_epoch": True,       # yml `sched: cosine`; t_in_epochs=True, `lr_scheduler.step(epoch + 1)` per epoch
+    "weight_decay": 0.06,       # yml `weight_decay: 6e-2` (timm's optimizer factory: none on biases and norms)
+    "label_smoothing": 0.1,     # yml `smoothing: 0.1`
+    "mixup": 0.5,               # yml `mixup: 0.5`, `mixup_prob: 1.0`, `mixup_mode: batch`
+    "cutmix": 0.0,              # yml `cutmix: 0.0`
+    "mixup_off_epoch": 200,     # yml `mixup_off_epoch: 200`
+    "grad_clip": 0.0,           # train.py `--clip-grad` default None: no clipping
+    "amp": True,                # yml `amp: True`
+}
+
+
+@pytest.mark.parametrize("preset", REPRODUCTION_PRESETS)
+def test_reproduction_presets_follow_the_reference_recipe(preset):
+    cfg = load_config(preset)
+    for key, value in REFERENCE_DATA.items():
+        assert getattr(cfg.data, key) == value, f"{preset}: data.{key}"
+    for key, value in REFERENCE_TRAIN.items():
+        assert getattr(cfg.train, key) == pytest.approx(value), f"{preset}: train.{key}"
+    # yml `time_step: 4`, `layer: 4`, `dim: 384`, `num_heads: 12`, `mlp_ratio: 4`, `img_size: 32`
+    assert (cfg.T, cfg.depth, cfg.embed_dim, cfg.num_heads, cfg.mlp_ratio, cfg.img_size) == (4, 4, 384, 12, 4.0, 32)
+
+
+def test_the_cifar10_normalisation_is_the_references():
+    from fwformer.data.cifar import SPECS
+
+    # yml `mean` / `std`, used by the loader's normalisation and (rounded to 8 bits) as RandAugment's fill.
+    assert SPECS["cifar10"].mean == (0.4914, 0.4822, 0.4465)
+    assert SPECS["cifar10"].std == (0.2470, 0.2435, 0.2616)
