@@ -46,10 +46,15 @@ from benchmarks.common import (
 from fwformer.engine import evaluate_model, reset_state
 from fwformer.errors import ConfigError, closest, exit_on_user_error
 
-MIXERS = ["ssa", "fft1d", "fft2d", "dwt-haar", "dwt-db2", "dwtc", "fft2d+dwt-haar", "identity"]
+#: FWformer's mixers (fft1d, fft2d, dwt-, dwtc), our variants of them (hartley*, wavefilter*), WavSpA's
+#: wavelet-space attention (wavspa-, adawavspa-), a hybrid, and the two references (README "Mixers").
+MIXERS = ["ssa", "fft1d", "fft2d", "dwt-haar", "dwt-db2", "dwtc", "hartley1d", "hartley2d", "wavefilter-haar",
+          "wavefilter-db2", "wavefilter-combo", "wavefilter-learned-db2", "wavspa-haar", "adawavspa-db2",
+          "fft2d+dwt-haar", "identity"]
 BASELINE, BOUND = "ssa", "identity"
 #: Mixers that compute with a fixed (or learned-filter) basis instead of q k^T: the goal's candidates.
-FIXED_BASIS = ["fft1d", "fft2d", "dwt-haar", "dwt-db2", "dwtc", "fft2d+dwt-haar"]
+FIXED_BASIS = ["fft1d", "fft2d", "dwt-haar", "dwt-db2", "dwtc", "hartley1d", "hartley2d", "wavefilter-haar",
+               "wavefilter-db2", "wavefilter-combo", "wavefilter-learned-db2", "fft2d+dwt-haar"]
 
 # FWformer's claims against Spikformer (REFERENCE.md), as ratios to SSA.
 CLAIMS = {
@@ -181,10 +186,12 @@ class IsolatedMixer:
         import torch
 
         from fwformer.mixers import create_mixer
+        from fwformer.model import attention_options
 
         torch.manual_seed(seed)
         self.module = create_mixer(mixer, dim=cfg.embed_dim, grid=cfg.grid, num_heads=cfg.num_heads,
-                                   tau=cfg.tau, surrogate_alpha=cfg.surrogate_alpha).to(device)
+                                   tau=cfg.tau, surrogate_alpha=cfg.surrogate_alpha,
+                                   attention=attention_options(cfg)).to(device)
         n = cfg.grid[0] * cfg.grid[1]
         g = torch.Generator().manual_seed(seed)
         self.x = (torch.rand(cfg.T, batch, n, cfg.embed_dim, generator=g) < rate).float().to(device)

@@ -12,7 +12,7 @@ from torch import nn
 from fwformer.config import Config, validate
 from fwformer.errors import ConfigError
 from fwformer.layers import LinearBN
-from fwformer.mixers import Mixer, create_mixer
+from fwformer.mixers import AttentionOptions, Mixer, create_mixer
 from fwformer.neurons import make_lif
 from fwformer.sps import SpikingPatchSplitting
 
@@ -49,9 +49,11 @@ class SpikingTransformer(nn.Module):
         self.cfg = cfg
         neuron = dict(tau=cfg.tau, surrogate_alpha=cfg.surrogate_alpha)
         self.sps = SpikingPatchSplitting(cfg.in_channels, cfg.embed_dim, cfg.sps_stages, cfg.sps_pools, **neuron)
+        attention = attention_options(cfg)
         self.blocks = nn.ModuleList(
             Block(
-                create_mixer(name, dim=cfg.embed_dim, grid=cfg.grid, num_heads=cfg.num_heads, **neuron),
+                create_mixer(name, dim=cfg.embed_dim, grid=cfg.grid, num_heads=cfg.num_heads, attention=attention,
+                             **neuron),
                 SpikingMLP(cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio), **neuron),
             )
             for name in cfg.block_mixers
@@ -100,6 +102,11 @@ def init_reference_weights(module: nn.Module) -> None:
     elif isinstance(module, nn.LayerNorm):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
+
+
+def attention_options(cfg: Config) -> AttentionOptions:
+    """The config's `ssa` section as the options every attending mixer (ssa, hybrids, wavspa) is built with."""
+    return AttentionOptions(scale=float(cfg.ssa.scale), qkv_bias=bool(cfg.ssa.qkv_bias))
 
 
 def build_model(cfg: Config) -> SpikingTransformer:

@@ -1,8 +1,11 @@
 """Token mixers by name. Importing this package registers every mixer module below."""
+from fwformer.mixers.attention import AttentionOptions
 from fwformer.mixers.base import Mixer
 from fwformer.mixers.registry import FAMILIES, MIXERS, check_mixer, create_mixer, known_names
 
 # Registration happens on import; each module is one mixer family.
-from fwformer.mixers import dwtc, fourier, identity, learned_wavelet, ssa, wavelet  # noqa: E402,F401
+from fwformer.mixers import (  # noqa: E402,F401
+    dwtc, fourier, hartley, identity, ssa, wavefilter, wavefilter_learned, wavelet, wavspa,
+)
 
-__all__ = ["Mixer", "MIXERS", "FAMILIES", "check_mixer", "create_mixer", "known_names"]
+__all__ = ["AttentionOptions", "Mixer", "MIXERS", "FAMILIES", "check_mixer", "create_mixer", "known_names"]

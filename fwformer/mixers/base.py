@@ -4,12 +4,19 @@ A mixer takes spikes `[T, B, N, D]` laid out on an `H x W` token grid (N = H * W
 and returns spikes of the same shape. Every mixer computes real-valued `features` (its transform,
 then BN) and one output LIF turns them into spikes; a hybrid sums its parts' features before its
 own output LIF, so the parts never fire separately.
+
+Every mixer is built with the same keyword arguments (`create_mixer` passes them to hybrids' parts
+too): the neuron constants, and `attention`, the options of Spikformer's attention
+(`AttentionOptions`: scale, q/k/v bias), which only the mixers that attend read.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 from torch import nn
 
+from fwformer.mixers.attention import AttentionOptions
 from fwformer.neurons import make_lif
 
 
@@ -20,13 +27,14 @@ class Mixer(nn.Module):
     output_threshold: float = 1.0
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, tau: float = 2.0,
-                 surrogate_alpha: float = 4.0):
+                 surrogate_alpha: float = 4.0, attention: Optional[AttentionOptions] = None):
         super().__init__()
         self.dim = dim
         self.grid = (int(grid[0]), int(grid[1]))
         self.num_heads = num_heads
         self.tau = tau
         self.surrogate_alpha = surrogate_alpha
+        self.attention_options = attention or AttentionOptions()
         self.out_lif = make_lif(tau=tau, v_threshold=self.output_threshold, alpha=surrogate_alpha)
 
     @property

@@ -1,21 +1,24 @@
-"""`dwtc`: FWformer's DWT-C, a learnable combination of 2-D wavelet bases (arXiv 2403.18228).
+"""`dwtc`: FWformer's DWT-C, 2-D wavelet bases combined with learnable weights (arXiv 2403.18228).
 
-Every basis in `BASES` is a one-level 2-D DWT as in `dwt-<wavelet>` (forward DWT -> per-subband
-channel gains -> inverse DWT); their outputs are summed with learnable combination weights, then
-BN over channels and the output LIF: spikes `[T, B, N, D]` in, the same shape out.
+DWT-C is FWformer's one mixer with learnable parameters: a combination of fixed 2-D wavelet bases.
+Here, as FWformer's 2D-WT (`dwt-`, `wavelet.py`), a basis is a one-level 2-D DWT's analysis matrix
+`A_k [N, N]` over the H x W token grid, and the combination is the weighted sum of the bases:
 
-The set differs in shape and reconstructs at level 1 on every even grid from 4x4 up (and up to
-level 2 on 8x8), so `dwtc` builds on every geometry of this project:
+    spikes -> (sum_k alpha_k A_k) x -> BN over channels -> output LIF -> spikes, `[T, B, N, D]`
+
+with one learnable weight `alpha_k` per basis, starting at 1/K. A weighted sum of orthogonal
+bases is in general not orthogonal; FWformer analyses how orthogonal its bases stay in training.
+
+Interpretation (the public text available to us names neither the families nor the form): the
+bases are `BASES` below, one level each, coefficients out in pytorch-wavelets' order, one scalar
+weight per basis. The set differs in shape and every member is a basis at level 1 on every even
+grid from 4x4 up:
 - `haar`: 2 taps, piecewise constant, orthogonal: sharp local differences;
 - `db2`: 4 taps, orthogonal, two vanishing moments, asymmetric: smooth trends;
-- `rbio2.2`: symmetric linear-phase spline pair (triangular 3-tap analysis lowpass): smoothing
-  without the phase shift of the Daubechies filters.
-(sym2 equals db2 in PyWavelets; coif1 and bior2.2 cannot reconstruct a 4x4 grid.)
+- `rbio2.2`: symmetric linear-phase spline pair (triangular 3-tap analysis lowpass).
 
-The bases' analysis matrices are stacked into one `[3N, N]` matrix and their synthesis matrices
-side by side into one `[N, 3N]`, so the whole mixer is two GEMMs. The combination weights start
-at 1/3 and multiply each basis' gains (D numbers per basis, no extra MACs); the gains alone could
-express them, the weights let the optimiser move a whole basis with one number.
+Energy: each basis as its own filter bank (first pass on the spikes, the rest on reals), plus one
+multiply per coefficient for its weight.
 """
 from __future__ import annotations
 
@@ -23,30 +26,32 @@ import torch
 from torch import nn
 
 from fwformer.errors import ConfigError
+from fwformer.mixers.basis import BasisMixer
 from fwformer.mixers.registry import register
 from fwformer.mixers.wavelet import (
-    CoefficientMixer,
+    analysis_macs,
     pytorch_wavelets_operator,
     pytorch_wavelets_reconstructs,
-    wavelet_macs,
+    record_filter_bank,
+    wavelet_taps,
 )
 
 BASES = ("haar", "db2", "rbio2.2")
 
 
 @register("dwtc")
-class DWTCombinationMixer(CoefficientMixer):
-    def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **neuron):
-        super().__init__(dim, grid, num_heads, **neuron)
+class DWTCombinationMixer(BasisMixer):
+    def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
+        super().__init__(dim, grid, num_heads, **common)
         self.check_grid(self.grid)
-        ops = [pytorch_wavelets_operator(w, 1, *self.grid) for w in BASES]
-        self.register_buffer("analysis", torch.cat([a for a, _, _ in ops]).float(), persistent=False)  # [3C, N]
-        self.register_buffer("synthesis", torch.cat([s for _, s, _ in ops], dim=1).float(), persistent=False)
-        # Four bands (LL, LH, HL, HH) per basis: basis k owns bands 4k..4k+3.
-        subband = torch.cat([band + 4 * k for k, (_, _, band) in enumerate(ops)])
-        self.init_coefficients(subband, torch.arange(4 * len(BASES)) % 4 == 0)
+        analyses = [pytorch_wavelets_operator(w, 1, *self.grid)[0] for w in BASES]
+        self.register_buffer("bases", torch.stack(analyses).float(), persistent=False)  # [K, N, N]
         self.weights = nn.Parameter(torch.full((len(BASES),), 1.0 / len(BASES)))
-        self.costs = [(w, *wavelet_macs(w, 1, self.grid)) for w in BASES]
+        n = self.num_tokens
+        self.costs = []
+        for w in BASES:
+            on_spikes, on_reals = analysis_macs(self.grid, 1, wavelet_taps(w)[0])
+            self.costs.append((w, on_spikes, on_reals + n))  # + the weight on every coefficient
 
     @classmethod
     def check_grid(cls, grid: tuple[int, int]) -> None:
@@ -58,13 +63,10 @@ class DWTCombinationMixer(CoefficientMixer):
                 f"{h}x{w} grid; use a single basis there (e.g. dwt-haar on any even grid)"
             )
 
-    def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.analysis, self.synthesis
+    def basis(self) -> torch.Tensor:
+        return torch.einsum("k,kcn->cn", self.weights.to(self.bases.dtype), self.bases)  # [N, N]
 
-    def coefficient_gains(self) -> torch.Tensor:
-        per_band = self.gains * self.weights.repeat_interleave(4)[:, None]  # [4K, D]
-        return per_band[self.subband]  # [3C, D]
-
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Each basis' forward then inverse DWT, averaged, with gains, BN and LIF bypassed: `x` back."""
-        return super().reconstruct(x) / len(BASES)
+    def record_costs(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        t, b, _, d = x.shape
+        for tag, on_spikes, on_reals in self.costs:
+            record_filter_bank(self, tag, images=t * b * d, on_spikes=on_spikes, on_reals=on_reals, spikes=x, reals=y)

@@ -2,7 +2,7 @@
 
 Three kinds of names:
 - fixed names (`ssa`, `fft2d`, `identity`, ...), registered with `@register("name")`;
-- families (`dwt-<wavelet>[@level]`, `wavelet-learned-<wavelet>`), registered with
+- families (`dwt-<wavelet>[@level]`, `wavspa-<wavelet>[@level]`, ...), registered with
   `@register_family("dwt-", "dwt-<wavelet>[@level]")`; the class parses and checks its suffix;
 - hybrids `<a>+<b>`: parts built side by side and summed before one output neuron.
 """
@@ -80,10 +80,15 @@ def check_mixer(name: str, grid: Optional[tuple[int, int]] = None) -> None:
 
 
 def create_mixer(name: str, *, dim: int, grid: tuple[int, int], num_heads: int = 1, tau: float = 2.0,
-                 surrogate_alpha: float = 4.0):
-    """Build the mixer `name` for `dim` channels on an `H x W` grid."""
+                 surrogate_alpha: float = 4.0, attention=None):
+    """Build the mixer `name` for `dim` channels on an `H x W` grid.
+
+    `attention` (`AttentionOptions`, default Spikformer's CIFAR values) reaches every mixer that
+    attends, hybrids' parts included.
+    """
     check_mixer(name, grid)
-    common = dict(dim=dim, grid=tuple(grid), num_heads=num_heads, tau=tau, surrogate_alpha=surrogate_alpha)
+    common = dict(dim=dim, grid=tuple(grid), num_heads=num_heads, tau=tau, surrogate_alpha=surrogate_alpha,
+                  attention=attention)
     parts = hybrid_parts(name)
     if len(parts) > 1:
         from fwformer.mixers.hybrid import HybridMixer

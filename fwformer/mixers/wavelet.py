@@ -1,39 +1,42 @@
-"""`dwt-<wavelet>[@level]`: a 2-D discrete wavelet transform of the token grid as a token mixer.
+"""`dwt-<wavelet>[@level]`: FWformer's 2D-WT mixer (Wang et al., arXiv 2403.18228), and the wavelet
+machinery every wavelet family here shares.
 
-FWformer's 2D-WT (Wang et al., arXiv 2403.18228) mixes tokens with a fixed wavelet basis instead
-of attention; WISE / WavSpA (Zhuang et al., arXiv 2210.01989) puts a learned map between a forward
-and an inverse wavelet transform. This mixer does both on spikes `[T, B, N, D]`:
+FWformer replaces SSA's dynamic bases with fixed wavelet bases and calls the transform
+unparameterized. As for its Fourier mixers (`fourier.py`), the wavelet basis takes the place of
+the attention map along the tokens and its coefficients are passed on (no inverse transform):
 
-    spikes -> J-level 2-D DWT ('periodization') -> per-subband channel gains -> inverse DWT
-           -> BN over channels -> output LIF (in `Mixer.forward`) -> spikes
+    spikes -> J-level 2-D DWT of the H x W token grid ('periodization') -> BN over channels
+           -> output LIF (in `Mixer.forward`) -> spikes, `[T, B, N, D]` in and out
 
-Coefficient-space processing: one learnable gain per (subband, channel), i.e. per channel for
-the last approximation band and for LH, HL, HH of every level. The transform is linear, so the
-spike nonlinearity stays in the one output LIF, as in the Fourier mixers; the gains make the
-mixer a learnable scale- and orientation-selective filter per channel (GFNet's learned global
-filter, with wavelet bands in place of Fourier frequencies). They start at 1 for the
-approximation band and 1/2 for the detail bands, so at initialisation the mixer outputs
-(x + lowpass_J(x)) / 2: it mixes tokens from the first step (much like PoolFormer's pooling),
-and every band has a gradient (a zero gain would cut it off).
+Coefficients come in pytorch-wavelets' order, one per token: the last approximation band (row
+major), then LH, HL, HH of the deepest level, ..., of level 1. FWformer's tables use one level of
+Haar (`fwformer-*-wt` presets); other PyWavelets discrete families and deeper levels are ours to
+offer. Interpretation (the public text available to us does not say it): the token grid as the
+two axes, coefficients out, BN and the LIF after the transform, the coefficient order.
+
+Our wavelet-domain filter (forward DWT -> learnable per-band gains -> inverse DWT) is a different
+design and has its own name, `wavefilter-<wavelet>[@level]` (`wavefilter.py`).
 
 The transform is pytorch-wavelets' DWTForward/DWTInverse (any PyWavelets discrete family,
 `pywt.wavelist(kind='discrete')`, optional level, default 1), run once per (wavelet, level,
 grid) on the unit basis of the grid to read off its exact linear operator: analysis `[C, N]`
-and synthesis `[N, C]` matrices (C coefficients, N = H W tokens). The forward pass is then two
+and synthesis `[N, C]` matrices (C coefficients, N = H W tokens). The forward pass is then
 GEMMs on `[T*B, N, D]`, channels last: no permutes, no grouped-conv launches per level (2 to 4x
-faster than calling the modules, measured on CPU: 1.1 s -> 0.5 s for dwt-haar, 3.6 s -> 1.0 s for
-dwtc, forward + backward on [4, 32, 64, 384]), and no pytorch-wavelets code under autocast (its
-fp16 failure cannot arise; the products follow autocast like the Fourier mixers).
+faster than calling the modules, measured on CPU: 1.1 s -> 0.5 s for the gains filter on haar,
+3.6 s -> 1.0 s for its three-basis combination, forward + backward on [4, 32, 64, 384]), and no
+pytorch-wavelets code under autocast (its fp16 failure cannot arise; the products follow autocast
+like the Fourier mixers).
 
-Whether a family/level reconstructs exactly on a grid is read off the same operator
-(synthesis @ analysis == identity): pytorch-wavelets' periodization wraps a filter around the
+A name is accepted on a grid only if its analysis is a basis of the grid: C = N coefficients and
+synthesis @ analysis == identity. pytorch-wavelets' periodization wraps a filter around the
 signal once only, so long filters fail on small grids (on 8x8: haar up to 3 levels, db2 up to 2,
-db3/sym3/coif1 only 1, coif2 none). A name that cannot reconstruct is a ConfigError at build
-time that lists the levels that would work.
+db3/sym3/coif1 only 1, coif2 none). A name that fails is a ConfigError at build time that lists
+the levels that would work.
 
 Energy: the products are not nn modules, so their multiply-accumulates are reported with
-`record_product`, counted for the filter bank (see `filter_bank_macs`), not for the dense GEMMs
-that run it on an accelerator.
+`record_product`, counted for the filter bank (see `analysis_macs`, `filter_bank_macs`), not for
+the dense GEMMs that run it on an accelerator: the first pass reads the input spikes (ACs), every
+later pass reads real values (MACs).
 """
 from __future__ import annotations
 
@@ -46,14 +49,13 @@ from torch import nn
 
 from fwformer.energy_ops import record_product
 from fwformer.errors import ConfigError, closest
-from fwformer.mixers.base import Mixer
+from fwformer.mixers.basis import BasisMixer
 from fwformer.mixers.registry import register_family
 
 MODE = "periodization"  # coefficient arrays keep the grid's size (other modes grow them)
-DETAIL_GAIN = 0.5  # initial gain of every detail band; the approximation band starts at 1
 
 
-# --- names and grid checks, shared with `wavelet-learned-` -----------------------------------
+# --- names and grid checks, shared by every wavelet family ----------------------------------
 
 @functools.lru_cache(maxsize=None)
 def discrete_wavelets() -> tuple[str, ...]:
@@ -199,66 +201,98 @@ def wavelet_macs(wavelet: str, level: int, grid: tuple[int, int], *, learned: bo
                             effective_taps(wave.rec_lo, wave.rec_hi))
 
 
-# --- the mixers ---------------------------------------------------------------------------
+# --- energy -------------------------------------------------------------------------------
 
-class CoefficientMixer(Mixer):
-    """analysis `[C, N]` -> per-subband channel gains -> synthesis `[N, C]` -> BN over channels.
+def effective_taps(lowpass, highpass) -> float:
+    """Mean non-zero taps of a filter pair (PyWavelets pads biorthogonal filters with zeros)."""
+    return (sum(1 for v in lowpass if v != 0) + sum(1 for v in highpass if v != 0)) / 2
 
-    Subclasses provide `operator()` and call `init_coefficients`; `costs` lists
-    (tag, MACs on spikes, MACs on real values) per channel per image for the energy meter.
+
+def analysis_macs(grid: tuple[int, int], level: int, taps: float) -> tuple[int, int]:
+    """Multiply-accumulates of the forward transform alone, one channel of one image: (on spikes, on reals).
+
+    Level j on h x w: a row pass (h w min(taps, w)) and a column pass (h w min(taps, h)); only the
+    first level's row pass reads the input spikes. Odd sizes are padded by one, as pytorch-wavelets does.
     """
+    h, w = grid
+    spike, real = 0.0, 0.0
+    for j in range(level):
+        rows, cols = h * w * min(taps, w), h * w * min(taps, h)
+        spike += rows if j == 0 else 0.0
+        real += cols + (rows if j > 0 else 0.0)
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return int(round(spike)), int(round(real))
 
-    def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **neuron):
-        super().__init__(dim, grid, num_heads, **neuron)
-        self.bn = nn.BatchNorm1d(dim)
-        self.costs: list[tuple[str, int, int]] = []
 
-    def init_coefficients(self, subband: torch.Tensor, approximation: torch.Tensor) -> None:
-        """`subband` [C]: the band of every coefficient; `approximation` [bands]: True for LL bands."""
-        self.register_buffer("subband", subband.long(), persistent=False)
-        gains = torch.where(approximation[:, None], 1.0, DETAIL_GAIN).expand(-1, self.dim)
-        self.gains = nn.Parameter(gains.float().contiguous())  # [bands, D]
+def synthesis_macs(grid: tuple[int, int], level: int, taps: float) -> int:
+    """Multiply-accumulates of the inverse transform alone (all on reals), one channel of one image."""
+    h, w = grid
+    real = 0.0
+    for _ in range(level):
+        real += h * w * (min(taps, w) + min(taps, h))
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return int(round(real))
 
-    def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
 
-    def coefficient_gains(self) -> torch.Tensor:
-        return self.gains[self.subband]  # [C, D]
+def wavelet_taps(wavelet: str, *, learned: bool = False) -> tuple[float, float]:
+    """(analysis, synthesis) taps of a PyWavelets family: non-zero ones, or every one when learned."""
+    import pywt
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        t, b, n, d = x.shape
-        analysis, synthesis = self.operator()
-        coeffs = torch.matmul(analysis.to(x.dtype), x.reshape(t * b, n, d))  # [T*B, C, D]
-        coeffs = coeffs * self.coefficient_gains()
-        y = torch.matmul(synthesis.to(coeffs.dtype), coeffs)  # [T*B, N, D]
-        images = t * b * d  # one-channel images the filter banks run on
-        for tag, on_spikes, on_reals in self.costs:
-            record_product(self, f"{tag}.rows", flops=images * on_spikes, operand=x)
-            record_product(self, f"{tag}.coeffs", flops=images * on_reals, operand=y)
-        return self.bn(y.reshape(-1, d)).reshape(t, b, n, d)
+    wave = pywt.Wavelet(wavelet)
+    if learned:
+        return float(wave.dec_len), float(wave.rec_len)
+    return effective_taps(wave.dec_lo, wave.dec_hi), effective_taps(wave.rec_lo, wave.rec_hi)
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Forward then inverse transform with the spiking part (gains, BN, LIF) bypassed: `x` back."""
-        t, b, n, d = x.shape
-        analysis, synthesis = self.operator()
-        return (synthesis @ (analysis @ x.reshape(t * b, n, d))).reshape(x.shape)
 
+def record_filter_bank(module: nn.Module, tag: str, *, images: int, on_spikes: int, on_reals: int,
+                       spikes: torch.Tensor, reals: torch.Tensor) -> None:
+    """Report one filter bank: the pass on the input `spikes` (ACs) and the rest on `reals` (MACs)."""
+    record_product(module, f"{tag}.rows", flops=images * on_spikes, operand=spikes)
+    record_product(module, f"{tag}.coeffs", flops=images * on_reals, operand=reals)
+
+
+def filter_bank_macs(grid: tuple[int, int], level: int, taps_dec: float, taps_rec: float) -> tuple[int, int]:
+    """Multiply-accumulates of one channel of one image: (on the input spikes, on real values).
+
+    A 1-D two-band pass over a line of n values gives n/2 lowpass and n/2 highpass outputs, so
+    n * taps MACs (taps capped at n: a longer periodized filter wraps onto the same n values);
+    a 2-D level on h x w does a row pass and a column pass, the inverse the same with the
+    synthesis taps, and the gains one multiply per coefficient (h w in all). Only the first
+    pass reads the input spikes; everything after it reads real values. Odd sizes are padded
+    by one, as pytorch-wavelets does.
+    """
+    h, w = grid
+    spike, real = 0.0, float(h * w)  # gains
+    for j in range(level):
+        rows, cols = h * w * min(taps_dec, w), h * w * min(taps_dec, h)
+        spike += rows if j == 0 else 0.0
+        real += cols + (rows if j > 0 else 0.0)
+        real += h * w * (min(taps_rec, w) + min(taps_rec, h))
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return int(round(spike)), int(round(real))
+
+
+def wavelet_macs(wavelet: str, level: int, grid: tuple[int, int], *, learned: bool = False) -> tuple[int, int]:
+    """`filter_bank_macs` (forward, gains, inverse) for a PyWavelets family; learned filters have every tap non-zero."""
+    return filter_bank_macs(grid, level, *wavelet_taps(wavelet, learned=learned))
+
+
+# --- FWformer's 2D-WT -----------------------------------------------------------------------
 
 @register_family("dwt-", "dwt-<wavelet>[@level]")
-class DWTMixer(CoefficientMixer):
+class DWTMixer(BasisMixer):
+    """The 2-D DWT's analysis matrix as the token basis; coefficients out (FWformer's 2D-WT)."""
+
     prefix = "dwt-"
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, wavelet: str = "haar",
-                 level: int = 1, **neuron):
-        super().__init__(dim, grid, num_heads, **neuron)
+                 level: int = 1, **common):
+        super().__init__(dim, grid, num_heads, **common)
         self.check_grid(self.grid, wavelet=wavelet, level=level)
         self.wavelet, self.level = wavelet, level
-        analysis, synthesis, subband = pytorch_wavelets_operator(wavelet, level, *self.grid)
-        # Constants rebuilt from the name: not saved in checkpoints.
-        self.register_buffer("analysis", analysis.float(), persistent=False)
-        self.register_buffer("synthesis", synthesis.float(), persistent=False)
-        self.init_coefficients(subband, torch.arange(1 + 3 * level) == 0)
-        self.costs = [(wavelet, *wavelet_macs(wavelet, level, self.grid))]
+        analysis, _, _ = pytorch_wavelets_operator(wavelet, level, *self.grid)
+        self.set_fixed_basis(analysis)  # [C = N, N]; rebuilt from the name, not saved in checkpoints
+        self.costs = analysis_macs(self.grid, level, wavelet_taps(wavelet)[0])
 
     @classmethod
     def parse_suffix(cls, suffix: str) -> dict:
@@ -268,8 +302,10 @@ class DWTMixer(CoefficientMixer):
     def check_grid(cls, grid: tuple[int, int], *, wavelet: str, level: int = 1) -> None:
         check_levels(mixer_name(cls.prefix, wavelet, level), wavelet, level, grid, pytorch_wavelets_reconstructs)
 
-    def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.analysis, self.synthesis
+    def record_costs(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        t, b, _, d = x.shape
+        record_filter_bank(self, self.wavelet, images=t * b * d, on_spikes=self.costs[0], on_reals=self.costs[1],
+                           spikes=x, reals=y)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, wavelet={self.wavelet}, level={self.level}"

@@ -15,8 +15,9 @@ T, B, D, HEADS = 2, 2, 16, 2
 GRID = (8, 8)  # coif1 and bior2.2 cannot reconstruct a 4x4 grid
 N = GRID[0] * GRID[1]
 FAMILY_EXAMPLES = [
-    "dwt-haar", "dwt-db2", "dwt-db2@2", "dwt-sym2", "dwt-coif1", "dwt-bior2.2", "wavelet-learned-db2",
-    "fft2d+dwt-haar", "ssa+fft2d",
+    "dwt-haar", "dwt-db2@2", "dwt-coif1", "dwt-bior2.2", "wavefilter-haar", "wavefilter-db2@2", "wavefilter-bior2.2",
+    "wavefilter-learned-db2", "wavspa-haar", "wavspa-db2@2", "adawavspa-db2", "adawavspa-haar@2",
+    "fft2d+dwt-haar", "ssa+fft2d", "hartley2d+wavefilter-haar",
 ]
 NAMES = sorted(MIXERS) + [n for n in FAMILY_EXAMPLES if n not in MIXERS]
 
@@ -67,7 +68,8 @@ def test_mixer_contract(name):
         assert is_binary(first) and torch.equal(mixer(x), first)
 
 
-@pytest.mark.parametrize("name", ["fft1d", "fft2d", "dwt-db2", "dwtc", "wavelet-learned-db2", "fft2d+dwt-haar"])
+@pytest.mark.parametrize("name", ["fft1d", "fft2d", "hartley2d", "dwt-db2", "dwtc", "wavefilter-db2", "wavefilter-combo",
+                                  "wavefilter-learned-db2", "wavspa-db2", "adawavspa-db2", "fft2d+dwt-haar"])
 def test_mixer_runs_under_bf16_autocast(name):
     mixer = make(name)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -78,7 +80,9 @@ def test_mixer_runs_under_bf16_autocast(name):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("name", ["fft1d", "fft2d", "dwt-db2@2", "dwtc", "wavelet-learned-db2", "ssa+fft2d"])
+@pytest.mark.parametrize("name", ["fft1d", "fft2d", "hartley1d", "dwt-db2@2", "dwtc", "wavefilter-db2@2",
+                                  "wavefilter-combo", "wavefilter-learned-db2", "wavspa-db2@2", "adawavspa-db2@2",
+                                  "ssa+fft2d"])
 def test_mixer_runs_under_cuda_autocast(name, dtype):
     mixer = make(name).cuda()
     x = spikes().cuda().requires_grad_(True)
@@ -107,7 +111,8 @@ def test_hybrid_errors(name, message):
         make(name)
 
 
-@pytest.mark.parametrize("name", ["fft1d", "fft2d", "dwt-haar", "dwtc", "wavelet-learned-haar", "fft2d+dwt-haar"])
+@pytest.mark.parametrize("name", ["fft1d", "hartley2d", "dwt-haar", "dwtc", "wavefilter-combo", "wavefilter-learned-haar",
+                                  "wavspa-haar", "adawavspa-haar", "fft2d+dwt-haar"])
 def test_bad_input_shape(name):
     mixer = make(name)
     with pytest.raises(ValueError, match=r"expects \[T, B, N=64, D=16\] \(grid 8x8\), but got \[2, 2, 63, 16\]"):
@@ -117,7 +122,8 @@ def test_bad_input_shape(name):
 
 
 @pytest.mark.parametrize("mixers", [
-    "[fft2d,dwt-db2@2]", "dwtc", "[wavelet-learned-db2,fft1d+dwt-haar]", "[ssa+fft2d,dwt-bior2.2]", "dwt-haar@3",
+    "[fft2d,dwt-db2@2]", "dwtc", "[wavefilter-learned-db2,hartley1d+wavefilter-haar]", "[ssa+fft2d,dwt-bior2.2]",
+    "dwt-haar@3", "[wavspa-haar@2,adawavspa-db2]",
 ])
 def test_tiny_models_build_and_run(mixers):
     cfg = load_config("tiny", [f"mixers={mixers}"])
@@ -131,7 +137,66 @@ def test_tiny_models_build_and_run(mixers):
     ("[fft2d,dwt-coif2]", r"dwt-coif2 cannot reconstruct an 8x8 grid; no level works for coif2 on 8x8"),
     ("dwt-haarr", r"unknown wavelet 'haarr' in mixer 'dwt-haarr' \(did you mean: haar\?\)"),
     ("[fft2d,fft3d]", r"unknown mixer 'fft3d'"),
+    ("wavspa-db3@2", r"wavspa-db3@2 cannot reconstruct an 8x8 grid; levels that work for db3 on 8x8: 1"),
+    ("adawavspa-bior2.2", r"adawavspa-bior2.2 needs an orthogonal wavelet family .* 'bior2.2' is biorthogonal"),
+    ("wavelet-learned-db2", r"unknown mixer 'wavelet-learned-db2'"),
 ])
 def test_tiny_config_rejects_bad_mixers(mixers, message):
     with pytest.raises(ConfigError, match=message):
         load_config("tiny", [f"mixers={mixers}"])
+
+
+# --- Spikformer's attention options (config section `ssa`) --------------------------------------
+
+def attention_modules(model):
+    """Every module that runs Spikformer's attention: the `ssa` mixers and WavSpA's per-group parts."""
+    from fwformer.mixers.attention import SpikingAttention
+    from fwformer.mixers.ssa import SpikingSelfAttention
+
+    return [m for m in model.modules() if isinstance(m, (SpikingSelfAttention, SpikingAttention))]
+
+
+@pytest.mark.parametrize("mixers", ["ssa", "[ssa+fft2d,wavspa-haar@2]"])
+def test_ssa_options_reach_every_attention(mixers):
+    default = attention_modules(build_model(load_config("tiny", [f"mixers={mixers}"])))
+    event = attention_modules(build_model(load_config("tiny", [f"mixers={mixers}", "ssa.scale=0.25",
+                                                               "ssa.qkv_bias=false"])))
+    assert len(default) == len(event) >= 2
+    for m in default:
+        assert m.scale == 0.125 and all(getattr(m, p).linear.bias is not None for p in ("q", "k", "v"))
+    for m in event:
+        assert m.scale == 0.25 and all(getattr(m, p).linear.bias is None for p in ("q", "k", "v"))
+        assert m.proj.linear.bias is not None  # the reference keeps the projection's bias
+
+
+def test_ssa_scale_multiplies_the_attention_product():
+    from fwformer.mixers import AttentionOptions
+
+    seen = []
+    for scale in (0.125, 0.25):
+        torch.manual_seed(0)
+        mixer = create_mixer("ssa", dim=D, grid=GRID, num_heads=HEADS, attention=AttentionOptions(scale=scale))
+        mixer.attn_lif.register_forward_hook(lambda m, i, o: seen.append(i[0].detach()))
+        mixer(spikes())
+    assert seen[0].abs().sum() > 0
+    torch.testing.assert_close(seen[1], 2 * seen[0])
+
+
+def test_event_presets_carry_the_reference_event_attention():
+    for name in ("spikformer-2-256", "fwformer-2-256-fft1d", "fwformer-2-256-fft2d", "fwformer-2-256-wt",
+                 "fwformer-2-256-dwtc"):
+        cfg = load_config(name)
+        assert (cfg.ssa.scale, cfg.ssa.qkv_bias) == (0.25, False), name
+    cfg = load_config("spikformer-4-384")
+    assert (cfg.ssa.scale, cfg.ssa.qkv_bias) == (0.125, True)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("ssa.scale=0", r"ssa.scale must be a finite number > 0 .* but got 0"),
+    ("ssa.scale=-1", r"ssa.scale must be a finite number > 0"),
+    ("ssa.qkv_bias=maybe", r"ssa.qkv_bias"),
+    ("ssa.heads=2", r"'ssa\.heads'"),
+])
+def test_bad_ssa_options_are_config_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("tiny", [override])
