@@ -1,7 +1,8 @@
 """Every mixer side by side on one model geometry: speed, memory and energy against SSA and identity.
 
     python -m benchmarks.mixers [--device cpu|cuda] [--geometry NAME ...] [--json FILE]
-                                [--repeats N] [--quick]
+                                [--repeats N] [--quick] [--energy-only] [--energy-steps N]
+                                [--energy-checkpoints STEP ...]
 
 For each geometry the same model is built once per mixer (every block set to that mixer), all in
 one process, and measured in interleaved rounds: round r times every mixer once, in an order
@@ -19,10 +20,13 @@ Per mixer:
   set before the step, in a fresh child process per mixer, after one warm-up step, with glibc's
   mmap threshold pinned at 64 KiB (`MALLOC_MMAP_THRESHOLD_`) so freed tensors leave the resident
   set instead of hiding in malloc's free lists;
-- energy (mJ per image, `fwformer.energy.measure_energy`, 45 nm convention) at firing rates
-  measured on held-out CIFAR-10 images after a short training on the CIFAR-10 subset in
-  `../shared/data` (CIFAR-shaped geometries only; skipped with a note when the file is absent),
-  and at firing rate 1 (every neuron fires every step; an upper bound that needs no data);
+- energy (mJ per image, `fwformer.energy.measure_energy`) under every energy model (`sop`, the
+  field's convention, in the headline columns; `simple` and `lemaire` from spikingjelly beside it),
+  with a static image's first layer counted once: at firing rates measured on held-out CIFAR-10
+  images after training on the CIFAR-10 subset in `../shared/data` (CIFAR-shaped geometries only;
+  skipped with a note when the file is absent; `--energy-checkpoints` also records the rates at
+  earlier steps), and at firing rate 1 (every neuron fires every step; an upper bound that needs
+  no data). `--energy-only` skips the timing stages;
 - the mixer in isolation: one block's mixer, forward + backward (and forward alone) on random
   `[T, B, N, D]` spikes, since in the whole model the MLP and the patch splitter hide it.
 """
@@ -63,6 +67,8 @@ CLAIMS = {
     "memory": (0.74, 0.96),  # GPU memory -26% to -4%
     "energy": (0.75, 0.80),  # theoretical energy -25% to -20%
 }
+# FWformer's CIFAR-10 energy table (REFERENCE.md): 2D-FFT 0.393 mJ, SSA 0.523 mJ per image.
+PUBLISHED_FFT2D_VS_SSA = 0.393 / 0.523
 # The issue's goals at Spikformer-4-384 geometry, for the best fixed-basis mixer.
 GOALS = dict(train_vs_ssa=1.5, infer_vs_ssa=1.7, vs_identity=0.9, energy_vs_ssa=0.75)
 
@@ -343,23 +349,53 @@ def load_cifar_subset(device: str, val_images: int, seed: int = 0):
     return x[val_images:], y[val_images:], x[:val_images], y[:val_images]
 
 
-def short_train_energy(cfg, data, *, steps: int, batch: int, eval_batch: int, device: str, seed: int = 0) -> dict:
-    """Train `steps` AdamW steps on the subset, then measure energy on the held-out images."""
+def energy_under_every_model(model, batches, cfg, *, input_kind: str) -> dict[str, dict]:
+    """The model's energy under each energy model (`fwformer.energy.ENERGY_MODELS`), on `batches`
+    (None: firing rate 1). A model that cannot price the architecture gives {"error": why}."""
+    from fwformer.energy import ENERGY_MODELS, measure_energy
+
+    ec = cfg.energy
+    out: dict[str, dict] = {}
+    for name in ENERGY_MODELS:
+        start = time.perf_counter()
+        try:
+            report = measure_energy(model, batches, input_kind=input_kind, energy_model=name, e_mac_pj=ec.e_mac_pj,
+                                    e_ac_pj=ec.e_ac_pj, e_memory_pj_per_byte=ec.e_memory_pj_per_byte)
+        except ConfigError as err:  # e.g. lemaire on a mixer product: the reason is the figure
+            out[name] = dict(energy_model=name, error=str(err))
+            continue
+        out[name] = dict(
+            energy_model=name, energy_mj=report.energy_mj, macs=report.macs, acs=report.acs,
+            memory_bytes=report.memory_bytes, breakdown_mj=report.breakdown_mj,
+            mixer_energy_mj=sum(report.by_mixer.values()) if report.by_part else None,
+            by_kind=energy_by_kind(report) if report.by_part else None, mean_firing_rate=report.mean_firing_rate,
+            repeated_layers=report.repeated_layers, seconds=time.perf_counter() - start,
+        )
+    return out
+
+
+def short_train_energy(cfg, data, *, steps: int, batch: int, eval_batch: int, device: str, seed: int = 0,
+                       checkpoints: tuple[int, ...] = (), log: Callable[[str], None] = lambda msg: None) -> dict:
+    """Train `steps` AdamW steps on the subset, then measure energy on the held-out images under every
+    energy model. At each step of `checkpoints` the firing rates (synaptic-operation pass) and the
+    `sop` energy are measured on the same held-out images, to show how far the rates have settled."""
     import torch
     import torch.nn.functional as F
 
     from fwformer.energy import measure_energy
-    from fwformer.model import build_model
+    from fwformer.model import build_model, count_parameters
 
     train_x, train_y, val_x, val_y = data
     torch.manual_seed(seed)
     model = build_model(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     g = torch.Generator().manual_seed(seed)
-    model.train()
-    losses = []
-    start = time.perf_counter()
-    for _ in range(steps):
+    batches = [(val_x[i:i + eval_batch], val_y[i:i + eval_batch]) for i in range(0, len(val_y), eval_batch)]
+    losses, history = [], []
+    train_s = 0.0
+    for step in range(1, steps + 1):
+        model.train()
+        start = time.perf_counter()
         idx = torch.randint(0, len(train_y), (batch,), generator=g).to(device)
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(train_x[idx]), train_y[idx])
@@ -367,38 +403,50 @@ def short_train_energy(cfg, data, *, steps: int, batch: int, eval_batch: int, de
         opt.step()
         reset_state(model)
         losses.append(loss.item())
-    train_s = time.perf_counter() - start
-    batches = [(val_x[i:i + eval_batch], val_y[i:i + eval_batch]) for i in range(0, len(val_y), eval_batch)]
-    report = measure_energy(model, batches, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
+        train_s += time.perf_counter() - start
+        if step in checkpoints and step != steps:
+            sop = measure_energy(model, batches, input_kind="static")
+            tail = losses[-max(1, step // 4):]
+            history.append(dict(step=step, mean_firing_rate=sop.mean_firing_rate, energy_mj=sop.energy_mj,
+                                firing_rates=sop.firing_rates, train_loss=sum(tail) / len(tail)))
+            log(f"      step {step}: mean firing rate {sop.mean_firing_rate:.4f}, sop {sop.energy_mj:.4f} mJ, "
+                f"train loss {history[-1]['train_loss']:.3f}")
+    models = energy_under_every_model(model, batches, cfg, input_kind="static")
+    sop = measure_energy(model, batches, input_kind="static")
+    tail = losses[-max(1, len(losses) // 4):]
+    history.append(dict(step=steps, mean_firing_rate=sop.mean_firing_rate, energy_mj=sop.energy_mj,
+                        firing_rates=sop.firing_rates, train_loss=sum(tail) / len(tail) if tail else None))
     model.eval()
     with torch.no_grad():
         correct = round(evaluate_model(model, batches, device=torch.device(device))["acc"] * len(val_y))
-    tail = losses[-max(1, len(losses) // 4):]
-    return dict(energy_mj=report.energy_mj, mixer_energy_mj=sum(report.by_mixer.values()),
-                by_kind=energy_by_kind(report),
-                mean_firing_rate=report.mean_firing_rate, macs=report.macs, acs=report.acs,
+    return dict(models["sop"], models=models, rate_history=history, params=count_parameters(model),
                 steps=steps, batch=batch, val_images=len(val_y), val_acc=correct / len(val_y),
                 first_loss=losses[0] if losses else None, last_loss=sum(tail) / len(tail) if tail else None,
                 train_s=train_s)
 
 
 def energy_by_kind(report) -> dict[str, float]:
-    """mJ per image summed over the model's parts: sps, mixers, mlps, head."""
+    """mJ per image summed over the model's parts: sps, mixers, mlps, head (and what else a model prices)."""
     out: dict[str, float] = {}
     for part, totals in report.by_part.items():
         pieces = part.split(".")
-        kind = pieces[2] + "s" if pieces[0] == "blocks" and len(pieces) == 3 else pieces[0]
+        if pieces[0] == "blocks":
+            kind = pieces[2] + "s" if len(pieces) == 3 else "residuals"
+        else:
+            kind = pieces[0]
         out[kind] = out.get(kind, 0.0) + totals["energy_mj"]
     return out
 
 
 def rate_one_energy(cfg) -> dict:
-    from fwformer.energy import measure_energy
+    """Energy at firing rate 1 under every energy model; the top-level keys are the `sop` figures."""
+    from fwformer.data import dataset_info
+    from fwformer.engine import input_kind_of
     from fwformer.model import build_model
 
-    report = measure_energy(build_model(cfg), None, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
-    return dict(energy_mj=report.energy_mj, mixer_energy_mj=sum(report.by_mixer.values()), macs=report.macs,
-                acs=report.acs, by_kind=energy_by_kind(report))
+    input_kind = input_kind_of(dataset_info(cfg.data).event)
+    models = energy_under_every_model(build_model(cfg), None, cfg, input_kind=input_kind)
+    return dict(models["sop"], models=models)
 
 
 # --------------------------------------------------------------------------------------- driver
@@ -419,6 +467,8 @@ class Options:
     batch: Optional[int]
     energy_steps: Optional[int]
     quick: bool
+    speed: bool = True  # the whole-model timing stage; off with --energy-only
+    energy_checkpoints: tuple[int, ...] = ()  # training steps at which firing rates are also measured
 
 
 def available_mixers(names: list[str], grid: tuple[int, int], notes: list[str]) -> list[str]:
@@ -458,24 +508,26 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
     )
     rows = result["mixers"]
 
-    # Whole model: training and inference throughput, interleaved.
-    log(f"  whole model, batch {batch}: building {len(mixers)} models")
-    subjects = {m: Subject(geometry, m, batch, opts.device, opts.amp) for m in mixers}
-    for m, s in subjects.items():
-        rows[m]["params"] = s.params
-    times = interleaved(subjects, ("train", "infer"), repeats, opts.device, opts.min_time, opts.warmup, log)
-    for m in mixers:
-        for kind in ("train", "infer"):
-            for clock in ("wall", "cpu"):
-                # Headline keys use the chosen clock; the other clock's figures sit beside them.
-                sfx = "" if clock == opts.clock else f"_{clock}"
-                per_call = times[m][kind][clock]
-                rows[m][f"{kind}_ips{sfx}"] = batch / median(per_call)
-                rows[m][f"{kind}_ips_rounds{sfx}"] = [batch / t for t in per_call]
-                rows[m][f"{kind}_vs_ssa{sfx}"], rows[m][f"{kind}_vs_ssa_iqr{sfx}"] = paired_ratio(
-                    times, m, BASELINE, kind, clock)
-                rows[m][f"{kind}_vs_identity{sfx}"], _ = paired_ratio(times, m, BOUND, kind, clock)
-    save(result)
+    # Whole model: training and inference throughput, interleaved (skipped by --energy-only).
+    subjects: dict[str, Subject] = {}
+    if opts.speed:
+        log(f"  whole model, batch {batch}: building {len(mixers)} models")
+        subjects = {m: Subject(geometry, m, batch, opts.device, opts.amp) for m in mixers}
+        for m, s in subjects.items():
+            rows[m]["params"] = s.params
+        times = interleaved(subjects, ("train", "infer"), repeats, opts.device, opts.min_time, opts.warmup, log)
+        for m in mixers:
+            for kind in ("train", "infer"):
+                for clock in ("wall", "cpu"):
+                    # Headline keys use the chosen clock; the other clock's figures sit beside them.
+                    sfx = "" if clock == opts.clock else f"_{clock}"
+                    per_call = times[m][kind][clock]
+                    rows[m][f"{kind}_ips{sfx}"] = batch / median(per_call)
+                    rows[m][f"{kind}_ips_rounds{sfx}"] = [batch / t for t in per_call]
+                    rows[m][f"{kind}_vs_ssa{sfx}"], rows[m][f"{kind}_vs_ssa_iqr{sfx}"] = paired_ratio(
+                        times, m, BASELINE, kind, clock)
+                    rows[m][f"{kind}_vs_identity{sfx}"], _ = paired_ratio(times, m, BOUND, kind, clock)
+        save(result)
 
     # Peak training memory.
     if opts.memory:
@@ -516,12 +568,17 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
 
     # Energy.
     if opts.energy:
-        log("  energy at firing rate 1")
+        log("  energy at firing rate 1, every energy model")
         for m in mixers:
             rows[m]["energy_rate1"] = rate_one_energy(geometry_config(geometry, m))
+            log(f"    {m}: " + ", ".join(f"{k} {v['energy_mj']:.4f} mJ" if "energy_mj" in v else f"{k} -"
+                                      for k, v in rows[m]["energy_rate1"]["models"].items()))
+        save(result)
         if not is_cifar_shaped(base_cfg):
             notes.append("energy at measured firing rates skipped: the geometry's input is not CIFAR-shaped "
                          "(32x32x3); only the firing-rate-1 bound is reported")
+        elif opts.energy_steps == 0:
+            notes.append("energy at measured firing rates skipped (--energy-steps 0): firing rate 1 only")
         elif not CIFAR_SUBSET.is_file():
             notes.append(f"energy at measured firing rates skipped: {CIFAR_SUBSET} is absent")
             log(f"  note: {notes[-1]}")
@@ -533,9 +590,12 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
             log(f"  energy at measured firing rates: {steps} training steps of {ebatch} CIFAR-10 images, "
                 f"rates on {val} held-out images")
             for m in mixers:
+                log(f"    {m}: training {steps} steps")
                 try:
                     rows[m]["energy"] = short_train_energy(geometry_config(geometry, m), data, steps=steps,
-                                                           batch=ebatch, eval_batch=32, device=opts.device)
+                                                           batch=ebatch, eval_batch=32, device=opts.device,
+                                                           checkpoints=tuple(opts.energy_checkpoints), log=log)
+                    rows[m].setdefault("params", rows[m]["energy"]["params"])
                 except Exception as err:  # noqa: BLE001 - one mixer's failure must not lose the others' figures
                     notes.append(f"energy of '{m}' failed: {type(err).__name__}: {err}")
                     log(f"    {m}: {notes[-1]}")
@@ -548,7 +608,9 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
                                  f"{e['mean_firing_rate']:.4f}); its measured-rate energy is not meaningful; "
                                  f"raise --energy-steps")
                 log(f"    {m}: {e['energy_mj']:.4f} mJ, mean rate {e['mean_firing_rate']:.3f}, "
-                    f"loss {e['first_loss']:.2f}->{e['last_loss']:.2f}, val acc {e['val_acc']:.2f}")
+                    f"loss {e['first_loss']:.2f}->{e['last_loss']:.2f}, val acc {e['val_acc']:.2f}; "
+                    + ", ".join(f"{k} {v['energy_mj']:.4f} mJ" if "energy_mj" in v else f"{k} -"
+                                for k, v in e["models"].items()))
                 save(result)
     add_ratios(rows)
     result["goals"] = judge_goals(result) if geometry.name == "spikformer-4-384" else None
@@ -565,13 +627,25 @@ def _get(row: dict, path: str) -> Optional[float]:
 
 
 def add_ratios(rows: dict[str, dict]) -> None:
-    """Memory and energy as ratios to SSA (lower is better); speed ratios are already paired."""
+    """Memory and energy as ratios to SSA (lower is better); speed ratios are already paired.
+
+    `energy_vs_ssa` and `energy_rate1_vs_ssa` are the `sop` model's; `energy_vs_ssa_by_model` and
+    `energy_rate1_vs_ssa_by_model` hold every energy model's (None where a model cannot price one of the two).
+    """
     ref = rows.get(BASELINE, {})
     for row in rows.values():
         for key, path in (("memory_vs_ssa", "memory.memory_mb"), ("energy_vs_ssa", "energy.energy_mj"),
                           ("energy_rate1_vs_ssa", "energy_rate1.energy_mj")):
             a, b = _get(row, path), _get(ref, path)
             row[key] = a / b if a is not None and b else None
+        for key, section in (("energy_vs_ssa_by_model", "energy"), ("energy_rate1_vs_ssa_by_model", "energy_rate1")):
+            models = _get(row, f"{section}.models") or {}
+            ratios = {}
+            for name in models:
+                a, b = _get(row, f"{section}.models.{name}.energy_mj"), _get(ref, f"{section}.models.{name}.energy_mj")
+                ratios[name] = a / b if a is not None and b else None
+            if ratios:
+                row[key] = ratios
 
 
 def judge_goals(result: dict) -> dict:
@@ -627,6 +701,20 @@ def table(result: dict) -> str:
                  "identity bound; mJ: measured firing rates after short training; mJ@1: firing rate 1; "
                  "mix f+b: the mixer alone, forward + backward")
     lines.append("FWformer claims vs SSA: train x1.09-1.51, infer x1.19-1.70, memory x0.74-0.96, energy x0.75-0.80")
+    models = next((list(_get(r, "energy_rate1.models")) for r in rows.values() if _get(r, "energy_rate1.models")), [])
+    if models:
+        lines.append("energy by model, mJ per image (xSSA), measured rates | firing rate 1:")
+        for m, r in rows.items():
+            cells = []
+            for section in ("energy", "energy_rate1"):
+                ratios = f"{section}_vs_ssa_by_model"
+                for name in models:
+                    e = _get(r, f"{section}.models.{name}.energy_mj")
+                    x = (r.get(ratios) or {}).get(name)
+                    cells.append(f"{name} {fmt(e, '.4f')} ({fmt(x, '.2f')})")
+            lines.append(f"  {m:<16}" + "  ".join(cells))
+        lines.append(f"  FWformer published (CIFAR-10, its sop convention): 2D-FFT / SSA = 0.393 / 0.523 mJ = "
+                     f"{PUBLISHED_FFT2D_VS_SSA:.2f}")
     for note in result["notes"]:
         lines.append(f"note: {note}")
     goals = result.get("goals")
@@ -659,7 +747,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                    help="seconds each timed measurement lasts at least (default 0.1)")
     p.add_argument("--warmup", type=int, default=1,
                    help="untimed calls per model before the rounds (plus the one that sizes a measurement)")
-    p.add_argument("--energy-steps", type=int, default=None, help="training steps before measuring firing rates")
+    p.add_argument("--energy-steps", type=int, default=None,
+                   help="training steps before measuring firing rates (0: firing rate 1 only)")
+    p.add_argument("--energy-checkpoints", type=int, nargs="+", default=(), metavar="STEP",
+                   help="training steps at which the firing rates are also measured (how far they have settled)")
+    p.add_argument("--energy-only", action="store_true",
+                   help="only the energy figures (no speed, memory or isolated-mixer timing); 'identity' not required")
     p.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (as training uses)")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-energy", action="store_true")
@@ -691,10 +784,13 @@ def main(argv: Optional[list[str]] = None) -> dict:
             raise ConfigError(f"unknown geometry '{name}'{closest(name, GEOMETRIES)}; expected one of: "
                               f"{', '.join(GEOMETRIES)}")
     mixers = args.mixers or MIXERS
-    if BASELINE not in mixers or BOUND not in mixers:
+    if BASELINE not in mixers or (BOUND not in mixers and not args.energy_only):
         raise ConfigError(f"--mixers must include '{BASELINE}' and '{BOUND}' (the ratios' references), "
                           f"but got: {' '.join(mixers)}")
-    for flag, value in (("--repeats", args.repeats), ("--threads", args.threads), ("--batch", args.batch)):
+    if args.energy_steps is not None and args.energy_steps < 0:
+        raise ConfigError(f"--energy-steps must be >= 0 (0: firing rate 1 only), but got {args.energy_steps}")
+    for flag, value in (("--repeats", args.repeats), ("--threads", args.threads), ("--batch", args.batch),
+                        ("--energy-checkpoints", min(args.energy_checkpoints, default=None))):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be >= 1, but got {value}")
     threads = args.threads or usable_cores()
@@ -704,10 +800,10 @@ def main(argv: Optional[list[str]] = None) -> dict:
     opts = Options(
         device=device, repeats=args.repeats or (5 if args.quick else None), clock=args.clock, threads=threads,
         min_time=args.min_time if args.min_time is not None else 0.1,
-        warmup=args.warmup, amp=args.amp, memory=not args.no_memory, energy=not args.no_energy,
-        isolated=not args.no_isolated, batch=args.batch,
+        warmup=args.warmup, amp=args.amp, memory=not (args.no_memory or args.energy_only),
+        energy=not args.no_energy, isolated=not (args.no_isolated or args.energy_only), batch=args.batch,
         energy_steps=args.energy_steps,
-        quick=args.quick,
+        quick=args.quick, speed=not args.energy_only, energy_checkpoints=tuple(args.energy_checkpoints),
     )
 
     def log(msg: str) -> None:

@@ -74,6 +74,66 @@ def mixers_tables(payload: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def energy_model_tables(payload: dict[str, Any]) -> str:
+    """Energy per image under every energy model, measured rates and rate 1, with ratios to SSA,
+    and how the mean firing rate moved over training (`--energy-checkpoints`)."""
+    from benchmarks.mixers import PUBLISHED_FFT2D_VS_SSA
+
+    out = []
+    for name, g in payload["geometries"].items():
+        rows = g["mixers"]
+        models = next((list(_get(r, "energy_rate1.models") or []) for r in rows.values()
+                       if _get(r, "energy_rate1.models")), [])
+        if not models:
+            continue
+        e = next((r["energy"] for r in rows.values() if r.get("energy")), None)
+        out.append(f"#### {name}: energy under each model (mJ per image, ratio to SSA in brackets)")
+        out.append("")
+        if e:
+            out.append(f"Measured rates: {e['steps']} AdamW steps of {e['batch']} CIFAR-10 subset images, rates on "
+                       f"{e['val_images']} held-out images. Rate 1: every neuron fires at every step.")
+            out.append("")
+        head = [f"{m} measured" for m in models if e] + [f"{m} @ rate 1" for m in models]
+        out.append("| mixer | val acc | mean rate | " + " | ".join(head) + " |")
+        out.append("|---" * (3 + len(head)) + "|")
+        for mixer, r in rows.items():
+            cells = [f"`{mixer}`", _f(_get(r, "energy.val_acc"), ".2f"), _f(_get(r, "energy.mean_firing_rate"), ".3f")]
+            for section in ("energy", "energy_rate1"):
+                ratios = f"{section}_vs_ssa_by_model"
+                if section == "energy" and not e:
+                    continue
+                for m in models:
+                    value = _get(r, f"{section}.models.{m}.energy_mj")
+                    if value is None:
+                        cells.append("cannot price" if _get(r, f"{section}.models.{m}.error") else "-")
+                    else:
+                        cells.append(f"{value:.4f} ({_f((r.get(ratios) or {}).get(m), '.2f')})")
+            out.append("| " + " | ".join(cells) + " |")
+        out.append(f"| FWformer published, CIFAR-10 (its convention) | | | 2D-FFT / SSA = 0.393 / 0.523 = "
+                   f"{PUBLISHED_FFT2D_VS_SSA:.2f} |" + " |" * (len(head) - 1))
+        out.append("")
+        errors = {m: _get(r, f"energy_rate1.models.{m}.error") for r in rows.values() for m in models}
+        for m, err in errors.items():
+            if err:
+                out.append(f"- {m}: {err}")
+                break
+        histories = {mixer: _get(r, "energy.rate_history") for mixer, r in rows.items()
+                     if _get(r, "energy.rate_history")}
+        if any(len(h) > 1 for h in histories.values()):
+            steps = sorted({h["step"] for hist in histories.values() for h in hist})
+            out.append("")
+            out.append("Mean firing rate (and `sop` mJ) on the held-out images at each training step:")
+            out.append("")
+            out.append("| mixer | " + " | ".join(f"step {s}" for s in steps) + " |")
+            out.append("|---" * (1 + len(steps)) + "|")
+            for mixer, hist in histories.items():
+                at = {h["step"]: h for h in hist}
+                out.append(f"| `{mixer}` | " + " | ".join(
+                    f"{at[s]['mean_firing_rate']:.4f} ({at[s]['energy_mj']:.4f})" if s in at else "-" for s in steps) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def search_tables(payload: dict[str, Any]) -> str:
     out = []
     eff = payload.get("efficiency")
@@ -125,7 +185,11 @@ def main(paths: list[str]) -> None:
     for path in paths:
         with open(path) as f:
             payload = json.load(f)
-        print(mixers_tables(payload) if payload.get("benchmark") == "mixers" else search_tables(payload))
+        if payload.get("benchmark") == "mixers":
+            print(mixers_tables(payload))
+            print(energy_model_tables(payload))
+        else:
+            print(search_tables(payload))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ key path; `validate` checks meaning in one place after the merge.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +84,14 @@ class TrainConfig:
 
 @dataclass
 class EnergyConfig:
-    e_mac_pj: float = 4.6  # 45 nm, 32-bit float multiply-accumulate
-    e_ac_pj: float = 0.9  # 45 nm, 32-bit float add
+    """How energy is priced (`fwformer.energy`; README "Energy")."""
+
+    # sop: the field's synaptic-operation convention (Spikformer, FWformer); simple: spikingjelly's
+    # estimate_simple_energy, arithmetic plus memory traffic; lemaire: Lemaire et al. 2022 via spikingjelly.
+    model: str = "sop"
+    e_mac_pj: float = 4.6  # 45 nm, 32-bit float multiply-accumulate (sop, simple)
+    e_ac_pj: float = 0.9  # 45 nm, 32-bit float add (sop, simple)
+    e_memory_pj_per_byte: float = 24.96  # memory access, spikingjelly's default after STEP (simple)
 
 
 @dataclass
@@ -118,7 +123,6 @@ class Config:
     mixers: List[str] = field(default_factory=lambda: ["ssa"])  # one per block, or one for all
     tau: float = 2.0
     surrogate_alpha: float = 4.0
-    ssa: SSAConfig = field(default_factory=SSAConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
@@ -276,8 +280,6 @@ def validate(cfg: Config, *, need_geometry: bool = True) -> None:
              f"sps_pools must be between 0 and sps_stages={cfg.sps_stages}, but got sps_pools={cfg.sps_pools}")
     _require(cfg.mlp_ratio > 0, f"mlp_ratio must be > 0, but got mlp_ratio={cfg.mlp_ratio}")
     _require(cfg.tau > 1.0, f"tau must be > 1 (spikingjelly's LIF), but got tau={cfg.tau}")
-    _require(math.isfinite(cfg.ssa.scale) and cfg.ssa.scale > 0,
-             f"ssa.scale must be a finite number > 0 (Spikformer: 0.125 CIFAR, 0.25 events), but got {cfg.ssa.scale}")
     _require(len(cfg.mixers) in (1, cfg.depth),
              f"mixers must have one name or one per block (depth={cfg.depth}), but got {len(cfg.mixers)}: {list(cfg.mixers)}")
     for key in ("img_size", "in_channels", "num_classes"):
@@ -298,6 +300,16 @@ def validate(cfg: Config, *, need_geometry: bool = True) -> None:
 
         for name in set(cfg.block_mixers):
             check_mixer(name, grid=None)
+    check_energy_config(cfg.energy)
+
+
+def check_energy_config(ec: EnergyConfig) -> None:
+    """The energy model's name and its costs (one line naming the key and what is allowed)."""
+    from fwformer.energy import check_energy_options
+
+    check_energy_options(ec.model, e_mac_pj=ec.e_mac_pj, e_ac_pj=ec.e_ac_pj,
+                         e_memory_pj_per_byte=ec.e_memory_pj_per_byte)
+
 
 
 def check_train_config(tc: TrainConfig) -> None:

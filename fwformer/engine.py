@@ -11,15 +11,15 @@ import contextlib
 import random
 import resource
 import time
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
 
 from fwformer.errors import ConfigError
 
-__all__ = ["autocast", "evaluate_model", "first_batches", "inference_latency_ms", "measure", "peak_memory_mb",
-           "reset_state", "resolve_device", "seed_everything", "torch_settings"]
+__all__ = ["autocast", "evaluate_model", "first_batches", "inference_latency_ms", "input_kind_of", "measure",
+           "peak_memory_mb", "reset_state", "resolve_device", "seed_everything", "torch_settings"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -138,8 +138,21 @@ def first_batches(loader: Iterable, n: int) -> list[torch.Tensor]:
 
 
 
-def measure(model: torch.nn.Module, batches: list[torch.Tensor], cfg: Any) -> Any:
-    """The energy meter's report on `batches` (input tensors) with the config's energy constants."""
+def measure(model: torch.nn.Module, batches: list[torch.Tensor], cfg: Any, *, input_kind: str,
+            energy_model: Optional[str] = None) -> Any:
+    """The energy meter's report on `batches` (input tensors) under the config's energy model and costs.
+
+    input_kind: `static` (images the model repeats over T) or `frames` (event frames); the caller knows
+    it from its dataset (`"frames" if info.event else "static"`). energy_model overrides `cfg.energy.model`
+    (e.g. `sop` where only the firing rates are wanted: it is the cheapest pass).
+    """
     from fwformer.energy import measure_energy
 
-    return measure_energy(model, batches, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
+    ec = cfg.energy
+    return measure_energy(model, batches, input_kind=input_kind, energy_model=energy_model or ec.model,
+                          e_mac_pj=ec.e_mac_pj, e_ac_pj=ec.e_ac_pj, e_memory_pj_per_byte=ec.e_memory_pj_per_byte)
+
+
+def input_kind_of(event: bool) -> str:
+    """The energy meter's `input_kind` for a dataset: event frames, or static images repeated over T."""
+    return "frames" if event else "static"

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-from fwformer.engine import evaluate_model, first_batches, measure, resolve_device, torch_settings
+from fwformer.engine import evaluate_model, first_batches, input_kind_of, measure, resolve_device, torch_settings
 from fwformer.errors import ConfigError, exit_on_user_error
 
 # Keys an evaluation may override: everything else is the trained model's.
@@ -37,6 +37,7 @@ def evaluate_checkpoint(checkpoint: Union[str, Path], overrides: Sequence[str] =
     from fwformer.checkpoint import load_checkpoint
     from fwformer.config import load_config
     from fwformer.data import build_datasets, make_loader, with_data_geometry
+    from fwformer.energy import check_priceable
     from fwformer.model import build_model
     from fwformer.config import check_train_config
 
@@ -50,14 +51,17 @@ def evaluate_checkpoint(checkpoint: Union[str, Path], overrides: Sequence[str] =
         model = build_model(cfg)
         model.load_state_dict(state["model"])
         model.to(device)
+        input_kind = input_kind_of(info.event)
+        check_priceable(model, cfg.energy.model, input_kind=input_kind)  # before the evaluation, not after
         loader = make_loader(val_ds, cfg, train=False, device=device)
         result = evaluate_model(model, loader, device=device, amp=cfg.train.amp)
-        report = measure(model, first_batches(loader, cfg.train.energy_batches), cfg)
+        report = measure(model, first_batches(loader, cfg.train.energy_batches), cfg, input_kind=input_kind)
     return {
         "accuracy": result["acc"],
         "loss": result["loss"],
         "num_samples": result["n"],
         "energy_mj": report.energy_mj,
+        "energy_model": report.energy_model,
         "macs": report.macs,
         "acs": report.acs,
         "mean_firing_rate": report.mean_firing_rate,
@@ -84,7 +88,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         print(json.dumps(result))
     else:
         print(f"accuracy {100 * result['accuracy']:.2f}% ({result['num_samples']} {result['dataset']} images, "
-              f"split {result['split']})  energy {result['energy_mj']:.4g} mJ/image  "
+              f"split {result['split']})  energy {result['energy_mj']:.4g} mJ/image ({result['energy_model']})  "
               f"firing rate {result['mean_firing_rate']:.3f}", file=sys.stdout)
     return result
 

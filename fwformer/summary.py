@@ -1,13 +1,14 @@
 """Size and theoretical energy of a model: `python -m fwformer.summary PRESET_OR_YAML [key=value ...]`.
 
 Prints parameters, the token grid, T, the mixer of every block, MACs, ACs, energy per image
-and a per-part and per-layer breakdown (see `fwformer.energy` for the convention). Without
-`--data` every spike input is assumed to fire at rate 1; with `--data NAME` the rates are
-measured on a few validation batches of that dataset, on the freshly built (untrained)
-weights. `--json` prints one JSON object instead.
+under the config's energy model (`energy.model`: sop, simple, lemaire; README "Energy") and a
+per-part and per-layer breakdown. Without `--data` every spike input is assumed to fire at rate 1;
+with `--data NAME` the rates are measured on a few validation batches of that dataset, on the
+freshly built (untrained) weights. `--json` prints one JSON object instead.
 
     python -m fwformer.summary spikformer-4-384
     python -m fwformer.summary spikformer-4-384 mixers=fft2d --json
+    python -m fwformer.summary spikformer-4-384 energy.model=simple
     python -m fwformer.summary tiny --data digits --batches 2
 """
 from __future__ import annotations
@@ -30,25 +31,31 @@ def summarize(cfg: Config, *, data: Optional[str] = None, batches: Optional[int]
     from fwformer.energy import measure_energy
     from fwformer.model import build_model, count_parameters
 
+    from fwformer.data import dataset_info
+    from fwformer.engine import input_kind_of
+
     loader = None
     if data is not None:
-        # The data package is only needed here, and it pulls in the dataset libraries.
+        # Loading data is only needed here, and it pulls in the dataset libraries.
         from fwformer.data import build_datasets, make_loader, with_data_geometry
 
         cfg = with_data_geometry(cfg)
         validate(cfg)
-        _, val_ds, _ = build_datasets(cfg)
+        _, val_ds, data_info = build_datasets(cfg)
         loader = make_loader(val_ds, cfg, train=False, device="cpu")  # the model stays on the CPU
         batches = cfg.train.energy_batches if batches is None else batches
+    else:
+        data_info = dataset_info(cfg.data)  # static images or event frames: the geometry only, no loading
     model = build_model(cfg)
-    report = measure_energy(model, loader, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj,
+    ec = cfg.energy
+    report = measure_energy(model, loader, input_kind=input_kind_of(data_info.event), energy_model=ec.model,
+                            e_mac_pj=ec.e_mac_pj, e_ac_pj=ec.e_ac_pj, e_memory_pj_per_byte=ec.e_memory_pj_per_byte,
                             max_batches=batches if loader is not None else None)
     h, w = cfg.grid
     return {
         "name": cfg.name,
         "params": count_parameters(model),
         "mixers": cfg.block_mixers,
-        "ssa": {"scale": cfg.ssa.scale, "qkv_bias": cfg.ssa.qkv_bias},  # for every block that attends
         "T": cfg.T,
         "grid": [h, w],
         "tokens": h * w,
@@ -64,6 +71,16 @@ def _ops(n: float) -> str:
     return f"{n / 1e9:.4f} G" if n >= 1e7 else f"{n / 1e6:.4f} M"
 
 
+def _costs(info: dict[str, Any]) -> str:
+    names = dict(e_mac_pj="E_MAC {} pJ", e_ac_pj="E_AC {} pJ", e_memory_pj_per_byte="memory {} pJ/byte",
+                 e_add_pj="add {} pJ", e_mul_pj="multiply {} pJ")
+    return ", ".join(names.get(k, k + " {}").format(v) for k, v in info["costs"].items())
+
+
+def _fmt(value: Any, scale: float, spec: str) -> str:
+    return "-" if value is None else format(value / scale, spec)
+
+
 def format_summary(info: dict[str, Any]) -> str:
     h, w = info["grid"]
     if info["rate_one"]:
@@ -75,13 +92,22 @@ def format_summary(info: dict[str, Any]) -> str:
         f"  parameters   {info['params']:,} ({info['params'] / 1e6:.2f} M)",
         f"  tokens       {h} x {w} = {info['tokens']}, T = {info['T']}, dim {info['embed_dim']}, depth {info['depth']}",
         f"  mixers       {', '.join(info['mixers'])}",
-        f"  ssa          scale {info['ssa']['scale']:g}, q/k/v bias {'on' if info['ssa']['qkv_bias'] else 'off'}",
         f"  firing rate  {rate}",
         f"  MACs         {_ops(info['macs'])}",
         f"  ACs          {_ops(info['acs'])}",
-        f"  energy       {info['energy_mj']:.4g} mJ per image (E_MAC {info['e_mac_pj']} pJ, E_AC {info['e_ac_pj']} pJ)",
+    ]
+    if info["memory_bytes"]:
+        lines.append(f"  memory       {info['memory_bytes'] / 2**20:.2f} MiB read and written per image")
+    lines += [
+        f"  energy       {info['energy_mj']:.4g} mJ per image, energy model {info['energy_model']} ({_costs(info)})",
+        "  breakdown    " + ", ".join(f"{k} {v:.4g} mJ" for k, v in info["breakdown_mj"].items()),
         "",
     ]
+    if info["repeated_layers"]:
+        lines[-1:-1] = [f"  run once     {', '.join(info['repeated_layers'])} (fed the static image repeated over T)"]
+    if not info["by_part"]:
+        lines.append(f"(energy model {info['energy_model']} gives totals only, no per-part breakdown)")
+        return "\n".join(lines)
     big = info["flops"] >= 1e8  # one unit per table: G for paper-sized models, M for toy ones
     unit, scale = ("G", 1e9) if big else ("M", 1e6)
     total = info["energy_mj"] or 1.0
@@ -92,11 +118,13 @@ def format_summary(info: dict[str, Any]) -> str:
             mixer = info["mixers"][int(part.split(".")[1])]
         lines.append(f"{part:<18}{mixer:<14}{t['macs'] / scale:>10.4f}{t['acs'] / scale:>10.4f}"
                      f"{t['energy_mj']:>13.4g}{100 * t['energy_mj'] / total:>7.1f}%")
-    lines += ["", f"{'layer':<34}{'kind':<6}{'FLOPs (M)':>11}{'rate':>8}{'MACs (M)':>10}{'ACs (M)':>10}{'energy (mJ)':>13}"]
+    lines += ["", f"{'layer':<34}{'kind':<10}{'FLOPs (M)':>11}{'rate':>8}{'MACs (M)':>10}{'ACs (M)':>10}"
+                  f"{'mem (MiB)':>10}{'energy (mJ)':>13}"]
     for row in info["layers"]:
         rate = "-" if row["firing_rate"] is None else f"{row['firing_rate']:.4f}"
-        lines.append(f"{row['name']:<34}{row['kind']:<6}{row['flops'] / 1e6:>11.3f}{rate:>8}"
-                     f"{row['macs'] / 1e6:>10.3f}{row['acs'] / 1e6:>10.3f}{row['energy_mj']:>13.4g}")
+        lines.append(f"{row['name']:<34}{row['kind']:<10}{_fmt(row['flops'], 1e6, '>11.3f'):>11}{rate:>8}"
+                     f"{row['macs'] / 1e6:>10.3f}{row['acs'] / 1e6:>10.3f}{row['memory_bytes'] / 2**20:>10.3f}"
+                     f"{row['energy_mj']:>13.4g}")
     return "\n".join(lines)
 
 

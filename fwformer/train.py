@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from fwformer.config import Config, check_train_config
-from fwformer.engine import (autocast, evaluate_model, first_batches, inference_latency_ms, measure, peak_memory_mb,
-                             reset_state, resolve_device, seed_everything, torch_settings)
+from fwformer.engine import (autocast, evaluate_model, first_batches, inference_latency_ms, input_kind_of, measure,
+                             peak_memory_mb, reset_state, resolve_device, seed_everything, torch_settings)
 from fwformer.errors import ConfigError, exit_on_user_error
 
 __all__ = ["train", "NonFiniteLossError", "lr_at", "main"]
@@ -132,6 +132,7 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
     from fwformer.config import config_to_dict, save_config
     from fwformer.data import build_datasets, make_loader, normalization_of, with_data_geometry
     from fwformer.data.augment import build_erasing, mix_batch
+    from fwformer.energy import check_priceable
     from fwformer.model import build_model, count_parameters
 
     tc = cfg.train
@@ -150,6 +151,8 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
         val_loader = make_loader(val_ds, cfg, train=False, device=device)
         seed_everything(tc.seed)
         model = build_model(cfg).to(device)
+        input_kind = input_kind_of(info.event)  # what the energy meter is fed: static images or event frames
+        check_priceable(model, cfg.energy.model, input_kind=input_kind)  # before training, not after
         optimizer = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr, betas=(0.9, 0.999))
         steps_per_epoch = min(len(train_loader), tc.max_steps_per_epoch or len(train_loader))
         schedule = schedule_of(tc, steps_per_epoch)
@@ -237,7 +240,8 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
                 "val_loss": val["loss"],
                 "images_per_s": seen / epoch_time,
                 "peak_mem_mb": peak_memory_mb(device),
-                "mean_firing_rate": measure(model, [first_val], cfg).mean_firing_rate,
+                "mean_firing_rate": measure(model, [first_val], cfg, input_kind=input_kind,
+                                            energy_model="sop").mean_firing_rate,
                 "lr": lr,
                 "epoch_time_s": epoch_time,
             }
@@ -257,7 +261,7 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
                 break
 
         energy_batches = first_batches(val_loader, tc.energy_batches)
-        energy = measure(model, energy_batches, cfg)
+        energy = measure(model, energy_batches, cfg, input_kind=input_kind)
         last = history[-1]
         images = sum(h["images_per_s"] * h["epoch_time_s"] for h in history)
         best = max(history, key=lambda h: h["val_acc"])
@@ -270,6 +274,7 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
             "train_loss": last["train_loss"],
             "train_acc": last["train_acc"],
             "energy_mj": energy.energy_mj,
+            "energy_model": energy.energy_model,
             "macs": energy.macs,
             "acs": energy.acs,
             "mean_firing_rate": energy.mean_firing_rate,
@@ -343,6 +348,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         mlflow.set_experiment(args.experiment)
         with mlflow.start_run(run_name=cfg.name):
             mlflow.log_params({k: str(v)[:500] for k, v in _flatten(config_to_dict(cfg)).items()})
+            mlflow.set_tag("energy_model", cfg.energy.model)  # which model priced energy_mj
 
             def log_epoch(metrics: dict[str, Any]) -> bool:
                 mlflow.log_metrics({k: float(v) for k, v in metrics.items() if k != "epoch"}, step=metrics["epoch"])

@@ -15,13 +15,16 @@ from fwformer.config import Config
 class Cost:
     params: int
     energy_mj: Optional[float] = None  # at firing rate 1; None when energy was not asked for
+    energy_model: Optional[str] = None  # the energy model that priced energy_mj (`energy.model`)
 
 
 def model_cost(cfg: Config, *, energy: bool = True) -> Cost:
     """Build the model of `cfg` on CPU and count it (energy at firing rate 1 when asked)."""
     import torch
 
+    from fwformer.data import dataset_info
     from fwformer.energy import measure_energy
+    from fwformer.engine import input_kind_of
     from fwformer.model import build_model, count_parameters
 
     with torch.device("cpu"):
@@ -29,5 +32,8 @@ def model_cost(cfg: Config, *, energy: bool = True) -> Cost:
     params = count_parameters(model)
     if not energy:
         return Cost(params=params)
-    report = measure_energy(model, None, e_mac_pj=cfg.energy.e_mac_pj, e_ac_pj=cfg.energy.e_ac_pj)
-    return Cost(params=params, energy_mj=float(report.energy_mj))
+    ec = cfg.energy
+    input_kind = input_kind_of(dataset_info(cfg.data).event)  # the data's geometry only, nothing loaded
+    report = measure_energy(model, None, input_kind=input_kind, energy_model=ec.model, e_mac_pj=ec.e_mac_pj,
+                            e_ac_pj=ec.e_ac_pj, e_memory_pj_per_byte=ec.e_memory_pj_per_byte)
+    return Cost(params=params, energy_mj=float(report.energy_mj), energy_model=report.energy_model)
