@@ -6,6 +6,7 @@ key path; `validate` checks meaning in one place after the merge.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,7 @@ class Config:
     mixers: List[str] = field(default_factory=lambda: ["ssa"])  # one per block, or one for all
     tau: float = 2.0
     surrogate_alpha: float = 4.0
+    ssa: SSAConfig = field(default_factory=SSAConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
@@ -280,6 +282,8 @@ def validate(cfg: Config, *, need_geometry: bool = True) -> None:
              f"sps_pools must be between 0 and sps_stages={cfg.sps_stages}, but got sps_pools={cfg.sps_pools}")
     _require(cfg.mlp_ratio > 0, f"mlp_ratio must be > 0, but got mlp_ratio={cfg.mlp_ratio}")
     _require(cfg.tau > 1.0, f"tau must be > 1 (spikingjelly's LIF), but got tau={cfg.tau}")
+    _require(math.isfinite(cfg.ssa.scale) and cfg.ssa.scale > 0,
+             f"ssa.scale must be a finite number > 0 (Spikformer: 0.125 CIFAR, 0.25 events), but got {cfg.ssa.scale}")
     _require(len(cfg.mixers) in (1, cfg.depth),
              f"mixers must have one name or one per block (depth={cfg.depth}), but got {len(cfg.mixers)}: {list(cfg.mixers)}")
     for key in ("img_size", "in_channels", "num_classes"):

@@ -56,6 +56,7 @@ def summarize(cfg: Config, *, data: Optional[str] = None, batches: Optional[int]
         "name": cfg.name,
         "params": count_parameters(model),
         "mixers": cfg.block_mixers,
+        "ssa": {"scale": cfg.ssa.scale, "qkv_bias": cfg.ssa.qkv_bias},  # for every block that attends
         "T": cfg.T,
         "grid": [h, w],
         "tokens": h * w,
@@ -92,6 +93,7 @@ def format_summary(info: dict[str, Any]) -> str:
         f"  parameters   {info['params']:,} ({info['params'] / 1e6:.2f} M)",
         f"  tokens       {h} x {w} = {info['tokens']}, T = {info['T']}, dim {info['embed_dim']}, depth {info['depth']}",
         f"  mixers       {', '.join(info['mixers'])}",
+        f"  ssa          scale {info['ssa']['scale']:g}, q/k/v bias {'on' if info['ssa']['qkv_bias'] else 'off'}",
         f"  firing rate  {rate}",
         f"  MACs         {_ops(info['macs'])}",
         f"  ACs          {_ops(info['acs'])}",
