@@ -442,11 +442,12 @@ def rate_one_energy(cfg) -> dict:
     """Energy at firing rate 1 under every energy model; the top-level keys are the `sop` figures."""
     from fwformer.data import dataset_info
     from fwformer.engine import input_kind_of
-    from fwformer.model import build_model
+    from fwformer.model import build_model, count_parameters
 
     input_kind = input_kind_of(dataset_info(cfg.data).event)
-    models = energy_under_every_model(build_model(cfg), None, cfg, input_kind=input_kind)
-    return dict(models["sop"], models=models)
+    model = build_model(cfg)
+    models = energy_under_every_model(model, None, cfg, input_kind=input_kind)
+    return dict(models["sop"], models=models, params=count_parameters(model))
 
 
 # --------------------------------------------------------------------------------------- driver
@@ -571,6 +572,7 @@ def bench_geometry(geometry: Geometry, mixers: list[str], opts: Options, log: Ca
         log("  energy at firing rate 1, every energy model")
         for m in mixers:
             rows[m]["energy_rate1"] = rate_one_energy(geometry_config(geometry, m))
+            rows[m].setdefault("params", rows[m]["energy_rate1"]["params"])
             log(f"    {m}: " + ", ".join(f"{k} {v['energy_mj']:.4f} mJ" if "energy_mj" in v else f"{k} -"
                                       for k, v in rows[m]["energy_rate1"]["models"].items()))
         save(result)
@@ -712,7 +714,7 @@ def table(result: dict) -> str:
                     e = _get(r, f"{section}.models.{name}.energy_mj")
                     x = (r.get(ratios) or {}).get(name)
                     cells.append(f"{name} {fmt(e, '.4f')} ({fmt(x, '.2f')})")
-            lines.append(f"  {m:<16}" + "  ".join(cells))
+            lines.append(f"  {m:<22} " + "  ".join(cells))
         lines.append(f"  FWformer published (CIFAR-10, its sop convention): 2D-FFT / SSA = 0.393 / 0.523 mJ = "
                      f"{PUBLISHED_FFT2D_VS_SSA:.2f}")
     for note in result["notes"]:
@@ -752,7 +754,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--energy-checkpoints", type=int, nargs="+", default=(), metavar="STEP",
                    help="training steps at which the firing rates are also measured (how far they have settled)")
     p.add_argument("--energy-only", action="store_true",
-                   help="only the energy figures (no speed, memory or isolated-mixer timing); 'identity' not required")
+                   help="only the energy figures (no speed, memory or isolated-mixer timing); any subset of mixers")
     p.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (as training uses)")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-energy", action="store_true")
@@ -784,7 +786,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
             raise ConfigError(f"unknown geometry '{name}'{closest(name, GEOMETRIES)}; expected one of: "
                               f"{', '.join(GEOMETRIES)}")
     mixers = args.mixers or MIXERS
-    if BASELINE not in mixers or (BOUND not in mixers and not args.energy_only):
+    # The ratios need SSA and identity in the same run; an energy-only run may measure any subset
+    # (e.g. one long training per process), its ratios then taken from another run.
+    if not args.energy_only and (BASELINE not in mixers or BOUND not in mixers):
         raise ConfigError(f"--mixers must include '{BASELINE}' and '{BOUND}' (the ratios' references), "
                           f"but got: {' '.join(mixers)}")
     if args.energy_steps is not None and args.energy_steps < 0:

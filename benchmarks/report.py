@@ -40,7 +40,7 @@ def mixers_tables(payload: dict[str, Any]) -> str:
                    f"memory xSSA | energy mJ | energy xSSA | energy@1 mJ | energy@1 xSSA | mixer alone f+b xSSA |")
         out.append("|---" * (13 + (2 if not cpu else 0)) + "|")
         for mixer, r in g["mixers"].items():
-            cells = [f"`{mixer}`", f"{r['params'] / 1e6:.2f}M"]
+            cells = [f"`{mixer}`", _f(r["params"] / 1e6 if r.get("params") else None, ".2f") + "M"]
             if not cpu:
                 cells += [_f(r.get("train_ips"), ".0f"), _f(r.get("infer_ips"), ".0f")]
             cells += [
@@ -77,11 +77,12 @@ def mixers_tables(payload: dict[str, Any]) -> str:
 def energy_model_tables(payload: dict[str, Any]) -> str:
     """Energy per image under every energy model, measured rates and rate 1, with ratios to SSA,
     and how the mean firing rate moved over training (`--energy-checkpoints`)."""
-    from benchmarks.mixers import PUBLISHED_FFT2D_VS_SSA
+    from benchmarks.mixers import PUBLISHED_FFT2D_VS_SSA, add_ratios
 
     out = []
     for name, g in payload["geometries"].items():
         rows = g["mixers"]
+        add_ratios(rows)  # a run stopped before its end has not written them
         models = next((list(_get(r, "energy_rate1.models") or []) for r in rows.values()
                        if _get(r, "energy_rate1.models")), [])
         if not models:
