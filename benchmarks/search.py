@@ -5,7 +5,7 @@
                                 [--no-efficiency] [--no-overhead]
 
 Efficiency: for every sampler and seed, an Optuna study over the study's space asks and tells
-one architecture at a time, exactly as `search.searcher` does (same samplers from
+one architecture at a time, as `search.ledger` does (same samplers from
 `search.samplers.make_sampler`, same budget rule: a repeat of an architecture already trained in
 this run is told its earlier outcome and does not count). Each architecture is trained with the
 real `fwformer.train.train` on the study's data and settings, shortened to `--epochs`, and its
@@ -43,7 +43,7 @@ from benchmarks.common import REPO, fmt, machine_info, median, write_json
 from fwformer.errors import ConfigError, closest, exit_on_user_error
 
 SAMPLERS = ("tpe", "nsga2", "random")
-MAX_REPEATS = 200  # as search.searcher: proposals in a row that are repeats before the space counts as exhausted
+from search.ledger import MAX_REPEATS  # noqa: E402 - the search's own rule for an exhausted space
 
 
 # ------------------------------------------------------------------------------------ efficiency

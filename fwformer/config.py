@@ -7,7 +7,6 @@ key path; `validate` checks meaning in one place after the merge.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -138,7 +137,36 @@ class Config:
     @property
     def block_mixers(self) -> list[str]:
         """The mixer of every block: a single name stands for all of them."""
-        return list(self.mixers) * self.depth if len(self.mixers) == 1 else list(self.mixers)
+        return expand_block_mixers(self.mixers, self.depth)
+
+
+#: Sections that say how a model is trained, evaluated and priced. Every other field of `Config`
+#: (but `name` and `provenance`) is architecture: it decides which model is built. The canonical key
+#: of an architecture, what `fwformer.evaluate` may override and what a search varies follow from this.
+RUN_SECTIONS = ("data", "train", "energy")
+_NOT_ARCHITECTURE = ("name", "provenance", *RUN_SECTIONS)
+#: Run-time keys that change where and how fast a run goes, not what it computes: a resumed run may
+#: change them (and `train.epochs`, to extend a run).
+EXECUTION_KEYS = ("name", "train.epochs", "train.device", "train.num_threads", "data.root", "data.num_workers",
+                  "data.download", "data.frames_cache")
+
+
+def expand_block_mixers(mixers: Sequence[str], depth: int) -> list[str]:
+    """The mixer of every block: a single name stands for all `depth` of them."""
+    return list(mixers) * int(depth) if len(mixers) == 1 else list(mixers)
+
+
+def is_run_key(key: str) -> bool:
+    """True for a dotted key inside a run section (`data.*`, `train.*`, `energy.*`, or a section itself)."""
+    return key.split(".")[0] in RUN_SECTIONS
+
+
+def architecture(cfg: Union[Config, Dict[str, Any]]) -> Dict[str, Any]:
+    """The fields of a config (or its dict) that decide the model, with every block's mixer spelled out."""
+    d = config_to_dict(cfg) if isinstance(cfg, Config) else dict(cfg)
+    arch = {k: v for k, v in d.items() if k not in _NOT_ARCHITECTURE}
+    arch["mixers"] = expand_block_mixers(arch.get("mixers") or [], arch.get("depth") or 1)
+    return arch
 
 
 def preset_names() -> list[str]:
@@ -160,67 +188,12 @@ def _preset_or_file(source: Union[str, Path]) -> Path:
     return preset
 
 
-def split_override(item: str) -> tuple[str, str]:
-    """'key=value' -> (key, value), with Hydra's '+' prefix dropped from the key."""
-    if "=" not in item:
-        raise ConfigError(f"override '{item}' is not of the form key=value")
-    key, value = item.split("=", 1)
-    return key.strip().lstrip("+"), value
-
-
-# `data=digits` names the dataset; `mixers=fft2d` means one mixer for every block. OmegaConf would
-# reject both (a section and a list given a string), so they are rewritten before the merge.
-def _expand_shorthands(overrides: Sequence[str]) -> list[str]:
-    out = []
-    for item in overrides:
-        key, value = split_override(item)
-        if key == "data" and not value.startswith("{"):
-            item = f"data.name={value}"
-        elif key == "mixers" and not value.startswith("["):
-            item = f"mixers=[{value}]"
-        out.append(item)
-    return out
-
-
-def quote_list_items(item: str) -> str:
-    """Quote list items so that names like `dwt-db2@2` or `fft2d+ssa` survive OmegaConf's grammar."""
-    key, value = item.split("=", 1)
-    m = re.fullmatch(r"\s*\[(.*)\]\s*", value)
-    if not m:
-        return item
-    parts = [p.strip().strip("'\"") for p in m.group(1).split(",") if p.strip()]
-    return f"{key}=[" + ",".join(f"'{p}'" for p in parts) + "]"
-
-
 def _merge(base: Any, *layers: Any) -> Config:
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    from fwformer.structured import merge_structured, to_object
 
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(Config), base, *layers)
-        cfg = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as err:
-        raise ConfigError(_one_line_omegaconf_error(err)) from None
+    cfg = to_object(Config, merge_structured(Config, base, *layers))
     assert isinstance(cfg, Config)
     return cfg
-
-
-def _one_line_omegaconf_error(err: Exception) -> str:
-    key = getattr(err, "full_key", None)
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    if "not in struct" in first or "Key '" in first and "not in" in first:
-        name = key or first
-        allowed = _allowed_keys(str(name))
-        return f"unknown config key '{name}'{closest(str(name).split('.')[-1], allowed)}; allowed keys: {', '.join(allowed)}"
-    return f"bad value for '{key}': {first}" if key else first
-
-
-def _allowed_keys(full_key: str) -> list[str]:
-    from dataclasses import fields
-
-    section = full_key.split(".")[0] if "." in full_key else None
-    cls = {"data": DataConfig, "train": TrainConfig, "energy": EnergyConfig}.get(section or "", Config)
-    return [f.name for f in fields(cls)]
 
 
 def load_config(
@@ -228,6 +201,8 @@ def load_config(
 ) -> Config:
     """A validated Config from a preset name, YAML path, dict or Config, plus dotlist overrides."""
     from omegaconf import OmegaConf
+
+    from fwformer.structured import expand_shorthands, parse_overrides
 
     if isinstance(source, Config):
         base = OmegaConf.structured(source)
@@ -239,11 +214,8 @@ def load_config(
             base = OmegaConf.load(path)
         except Exception as err:  # YAML syntax errors come from several parsers
             raise ConfigError(f"cannot read config file '{path}': {str(err).splitlines()[0]}") from None
-    dotlist = [quote_list_items(o) for o in _expand_shorthands(overrides)]
-    try:
-        layer = OmegaConf.from_dotlist(dotlist)
-    except Exception as err:
-        raise ConfigError(f"cannot parse overrides {' '.join(overrides)}: {str(err).splitlines()[0]}") from None
+    # `data=digits` names the dataset, `mixers=fft2d` means one mixer for every block.
+    layer = parse_overrides(expand_shorthands(overrides, lists=("mixers",)))
     cfg = _merge(base, layer)
     if check:
         validate(cfg)
@@ -267,8 +239,19 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+#: The most a config may ask for: well above every published spiking transformer (T 4 on images,
+#: 10-16 event frames; Spikformer-8-768 on ImageNet), low enough that a typo such as T=100000 is
+#: an error here instead of a 22 GB allocation in the first forward pass.
+LIMITS = {"T": 64, "depth": 48, "embed_dim": 4096, "num_heads": 128, "mlp_ratio": 16.0, "sps_stages": 8,
+          "img_size": 1024, "in_channels": 64, "num_classes": 100_000}
+
+
 def validate(cfg: Config, *, need_geometry: bool = True) -> None:
     """Check what types cannot: ranges, agreement between fields, and every mixer on the grid."""
+    for key, most in LIMITS.items():
+        value = getattr(cfg, key)
+        _require(value is None or value <= most,
+                 f"{key} must be at most {most} (far above any published spiking transformer), but got {key}={value}")
     _require(cfg.T >= 1, f"T must be >= 1, but got T={cfg.T}")
     _require(cfg.depth >= 1, f"depth must be >= 1, but got depth={cfg.depth}")
     _require(cfg.embed_dim >= 1, f"embed_dim must be >= 1, but got embed_dim={cfg.embed_dim}")
@@ -315,11 +298,10 @@ def check_energy_config(ec: EnergyConfig) -> None:
                          e_memory_pj_per_byte=ec.e_memory_pj_per_byte)
 
 
-
 def check_train_config(tc: TrainConfig) -> None:
     rules = [
-        (tc.epochs >= 1, f"train.epochs must be >= 1, but got {tc.epochs}"),
-        (tc.batch_size >= 1, f"train.batch_size must be >= 1, but got {tc.batch_size}"),
+        (1 <= tc.epochs <= 100_000, f"train.epochs must be between 1 and 100000, but got {tc.epochs}"),
+        (1 <= tc.batch_size <= 65_536, f"train.batch_size must be between 1 and 65536, but got {tc.batch_size}"),
         (tc.lr > 0, f"train.lr must be > 0, but got {tc.lr}"),
         (0 <= tc.min_lr <= tc.lr, f"train.min_lr must be between 0 and train.lr={tc.lr}, but got {tc.min_lr}"),
         (tc.weight_decay >= 0, f"train.weight_decay must be >= 0, but got {tc.weight_decay}"),

@@ -18,18 +18,17 @@ from typing import Any, Optional, Sequence, Union
 from fwformer.engine import evaluate_model, first_batches, input_kind_of, measure, resolve_device, torch_settings
 from fwformer.errors import ConfigError, exit_on_user_error
 
-# Keys an evaluation may override: everything else is the trained model's.
-EVAL_OVERRIDABLE = ("data", "data.", "train.batch_size", "train.device", "train.energy_batches",
-                    "train.num_threads", "train.amp", "energy.")
-
-
 def _check_overrides(overrides: Sequence[str]) -> None:
+    """Only run-time sections may change: the architecture is the checkpoint's."""
+    from fwformer.config import RUN_SECTIONS, is_run_key
+    from fwformer.structured import split_override
+
     for item in overrides:
-        key = item.split("=", 1)[0].strip().lstrip("+")
-        if not any(key == allowed or (allowed.endswith(".") and key.startswith(allowed)) for allowed in EVAL_OVERRIDABLE):
+        key, _ = split_override(item)
+        if not is_run_key(key):
             raise ConfigError(f"evaluate cannot override '{key}' (the architecture comes from the checkpoint); "
-                              f"allowed: data=NAME, data.*, train.batch_size, train.device, train.energy_batches, "
-                              f"train.num_threads, train.amp, energy.*")
+                              f"allowed: keys of the sections {', '.join(RUN_SECTIONS)}, e.g. data=NAME, "
+                              f"data.split=all, train.batch_size=64, energy.e_ac_pj=0.9")
 
 
 def evaluate_checkpoint(checkpoint: Union[str, Path], overrides: Sequence[str] = ()) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from fwformer.config import Config, check_train_config
+from fwformer.config import EXECUTION_KEYS, Config, check_train_config
 from fwformer.engine import (autocast, evaluate_model, first_batches, inference_latency_ms, input_kind_of, measure,
                              peak_memory_mb, reset_state, resolve_device, seed_everything, torch_settings)
 from fwformer.errors import ConfigError, exit_on_user_error
@@ -36,10 +36,6 @@ from fwformer.errors import ConfigError, exit_on_user_error
 __all__ = ["train", "NonFiniteLossError", "lr_at", "main"]
 
 Report = Callable[[dict[str, Any]], Optional[bool]]
-
-# Config keys a resumed run may change without changing what it trains.
-RESUME_MAY_CHANGE = {"name", "train.epochs", "train.device", "train.num_threads", "data.root", "data.num_workers",
-                     "data.download"}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -100,7 +96,7 @@ def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
         va, vb = a.get(key), b.get(key)
         if isinstance(va, dict) and isinstance(vb, dict):
             keys += _config_diff(va, vb, name + ".")
-        elif va != vb and name not in RESUME_MAY_CHANGE:
+        elif va != vb and name not in EXECUTION_KEYS:
             keys.append(f"{name} ({vb!r} in the checkpoint, {va!r} now)")
     return keys
 
@@ -116,7 +112,8 @@ def _json_safe(value: Any) -> Any:
 
 
 def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: Optional[Report] = None,
-          resume: bool = False, progress: bool = True, datasets: Optional[tuple] = None) -> dict[str, Any]:
+          resume: bool = False, progress: bool = True, datasets: Optional[tuple] = None,
+          model_factory: Optional[Callable[[Config], torch.nn.Module]] = None) -> dict[str, Any]:
     """Train `cfg` for `train.epochs + train.cooldown_epochs` epochs and return its metrics (module docstring).
 
     out_dir: where the checkpoint (after every epoch), `config.yaml` and `metrics.json` go; None
@@ -124,6 +121,7 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
     report: called with each epoch's metrics (epoch, train_loss, train_acc, val_acc, val_loss,
         images_per_s, peak_mem_mb, mean_firing_rate, lr, epoch_time_s); returning True stops.
     datasets: `(train_ds, val_ds, info)` from `build_datasets(cfg)` when the caller built them.
+    model_factory: builds the model from `cfg` instead of `build_model` (the search's supernet).
     """
     from tqdm import tqdm
 
@@ -150,7 +148,7 @@ def train(cfg: Config, *, out_dir: Optional[os.PathLike | str] = None, report: O
         train_loader = make_loader(train_ds, cfg, train=True, device=device)
         val_loader = make_loader(val_ds, cfg, train=False, device=device)
         seed_everything(tc.seed)
-        model = build_model(cfg).to(device)
+        model = (model_factory or build_model)(cfg).to(device)
         input_kind = input_kind_of(info.event)  # what the energy meter is fed: static images or event frames
         check_priceable(model, cfg.energy.model, input_kind=input_kind)  # before training, not after
         optimizer = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr, betas=(0.9, 0.999))

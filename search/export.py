@@ -3,11 +3,12 @@
     python -m search.export --study quickstart --pick knee --out best.yaml
     python -m fwformer.train --config best.yaml --out runs/best
 
-Picks act on the Pareto front of the study's COMPLETE trials (pruned and failed trials never count):
-`knee` (see search.pareto), `max-acc`, `min-energy`, `energy<=X` (the most accurate front point with
-energy <= X mJ), `acc>=X` (the cheapest front point with accuracy >= X; X above 1 is read as a
-percentage when accuracies are fractions). `--trial N` exports trial N instead. Quote the
-comparisons in a shell: `--pick 'energy<=0.5'`.
+Picks act on the study's Pareto front (`search.front`: its own objectives; pruned and failed trials
+never count): `knee` (see search.pareto), `max-<metric>`, `min-<metric>`, `<metric><=X` (the best
+front point in the other objectives with metric <= X), `<metric>>=X` (likewise with metric >= X);
+`acc` and `energy` stand for `val_acc` and `energy_mj` (`max-acc`, `energy<=0.4`; `acc>=90` on
+fractional accuracies means 90 %). `--trial N` exports trial N instead. Quote the comparisons in
+a shell: `--pick 'energy<=0.5'`.
 
 The file is the trial's full resolved config (what `fwformer.train` trains directly) plus
 `provenance`: study, trial, pick, objective values, seed, data, canonical key, MLflow run, code
@@ -25,27 +26,16 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from fwformer.errors import ConfigError, closest, exit_on_user_error
+from search.front import Front, Objectives, parse_pick
+from search.records import TrialRecord
+from search.stores import sqlite_path
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
-PICKS = ("knee", "max-acc", "min-energy", "energy<=X", "acc>=X")
-_THRESHOLD = re.compile(r"^\s*(energy|acc)\s*(<=|>=)\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
-
-
-def parse_pick(pick: str) -> tuple[str, Optional[float]]:
-    """('knee'|'max-acc'|'min-energy', None) or ('energy<=', X) / ('acc>=', X)."""
-    text = str(pick).strip()
-    if text in ("knee", "max-acc", "min-energy"):
-        return text, None
-    m = _THRESHOLD.match(text)
-    if m and f"{m.group(1)}{m.group(2)}" in ("energy<=", "acc>="):
-        return f"{m.group(1)}{m.group(2)}", float(m.group(3))
-    raise ConfigError(f"unknown pick '{pick}'{closest(text, PICKS)}; expected one of: {', '.join(PICKS)} "
-                      f"(X a number, e.g. energy<=0.4 or acc>=0.9)")
 
 
 def _check_storage(storage: str) -> None:
-    if storage.startswith("sqlite:///"):
-        path = Path(storage[len("sqlite:///"):])
+    path = sqlite_path(storage)
+    if path is not None:
         if not path.is_file():
             raise ConfigError(f"no Optuna storage at '{storage}' ({path} does not exist); run the study first "
                               f"or pass --storage")
@@ -65,51 +55,11 @@ def _load_study(study_name: str, storage: str):
     return optuna.load_study(study_name=study_name, storage=storage)
 
 
-def _metric_names(study) -> list[str]:
-    names = study.metric_names or study.user_attrs.get("metric_names") or study.user_attrs.get("objectives")
-    if names:
-        return [n if isinstance(n, str) else n[0] for n in names]
-    if len(study.directions) == 2:
-        return ["val_acc", "energy_mj"]
-    return [f"objective_{i}" for i in range(len(study.directions))]
-
-
-def _objective(t, names: list[str], metric: str) -> Optional[float]:
-    if metric in names and t.values is not None:
-        return float(t.values[names.index(metric)])
-    value = (t.user_attrs.get("metrics") or {}).get(metric)
-    return None if value is None else float(value)
-
-
-def _pick_on_front(front: list, kind: str, x: Optional[float], *, names: list[str], directions: list[str]):
-    from search.pareto import knee_index
-
-    acc = [_objective(t, names, "val_acc") for t in front]
-    energy = [_objective(t, names, "energy_mj") for t in front]
-    if any(v is None for v in acc + energy) and kind != "knee":
-        raise ConfigError(f"pick '{kind}' needs val_acc and energy_mj, but the study's objectives are {names}")
-    idx = list(range(len(front)))
-    if kind == "knee":
-        k = knee_index([list(t.values) for t in front], directions)
-        return front[k]
-    if kind == "max-acc":
-        return front[min(idx, key=lambda i: (-acc[i], energy[i], front[i].number))]
-    if kind == "min-energy":
-        return front[min(idx, key=lambda i: (energy[i], -acc[i], front[i].number))]
-    if kind == "energy<=":
-        ok = [i for i in idx if energy[i] <= x]
-        return front[min(ok, key=lambda i: (-acc[i], energy[i], front[i].number))] if ok else None
-    if kind == "acc>=":
-        if x is not None and x > 1 and max(acc) <= 1:
-            x = x / 100.0  # `acc>=90` on fractional accuracies means 90 %
-        ok = [i for i in idx if acc[i] >= x]
-        return front[min(ok, key=lambda i: (energy[i], -acc[i], front[i].number))] if ok else None
-    raise AssertionError(kind)
-
-
-def _front_offers(front: list, names: list[str]) -> str:
-    pairs = sorted((_objective(t, names, "val_acc"), _objective(t, names, "energy_mj"), t.number) for t in front)
-    return ", ".join(f"trial {n}: acc {a:.4g} / {e:.4g} mJ" for a, e, n in pairs)
+def study_objectives(study: Any) -> Objectives:
+    """The objectives an Optuna study was created with (its metric names and directions)."""
+    names = study.metric_names or [f"objective_{i}" for i in range(len(study.directions))]
+    reference = study.user_attrs.get("reference_point") or [0.0] * len(names)
+    return Objectives(tuple(names), tuple(d.name.lower() for d in study.directions), tuple(map(float, reference)))
 
 
 def code_version() -> str:
@@ -157,62 +107,51 @@ def export_architecture(study_name: str, pick: Optional[str] = "knee", out: Unio
     the studies the storage holds), a study without finished trials, a bad pick, or a pick that
     matches nothing (naming what the front offers).
     """
-    from optuna.trial import TrialState
-
     from fwformer.config import load_config, save_config
-    from search.pareto import pareto_mask
 
     out = Path(out)
     if out.exists() and not force:
         raise ConfigError(f"'{out}' exists; pass --force to overwrite it")
-    if trial is None:
-        kind, x = parse_pick(pick or "knee")
     study = _load_study(study_name, storage)
-    names = _metric_names(study)
-    directions = [d.name.lower() for d in study.directions]
-    all_trials = study.get_trials(deepcopy=False)
-    # A repeat proposal (`duplicate_of`) is a copy of the trial that trained it: pick the original.
-    done = [t for t in all_trials if t.state == TrialState.COMPLETE and t.values is not None
-            and "config" in t.user_attrs and "duplicate_of" not in t.user_attrs
-            and all(math.isfinite(v) for v in t.values)]
-
+    objectives = study_objectives(study)
+    front = Front.of_study(study, objectives)
     if trial is not None:
-        chosen = next((t for t in done if t.number == trial), None)
+        chosen = next((t for t in front.candidates if t.number == trial), None)
         if chosen is None:
-            state = next((t.state.name for t in all_trials if t.number == trial), None)
+            state = next((t.state.name for t in study.get_trials(deepcopy=False) if t.number == trial), None)
             why = f"is {state}" if state else "does not exist"
             raise ConfigError(f"trial {trial} of study '{study_name}' {why}; finished trials with a config: "
-                              f"{', '.join(str(t.number) for t in done) or '(none)'}")
+                              f"{', '.join(str(t.number) for t in front.candidates) or '(none)'}")
         picked_by = f"trial {trial}"
     else:
-        if not done:
-            counts = {}
-            for t in all_trials:
+        parse_pick(pick or "knee", objectives.metrics)  # a bad pick fails before the study is read further
+        if not front.candidates:
+            counts: dict[str, int] = {}
+            for t in study.get_trials(deepcopy=False):
                 counts[t.state.name] = counts.get(t.state.name, 0) + 1
             shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
             raise ConfigError(f"study '{study_name}' has no COMPLETE trial with a config yet ({shown})")
-        mask = pareto_mask([list(t.values) for t in done], directions)
-        front = [t for t, on in zip(done, mask) if on]
-        chosen = _pick_on_front(front, kind, x, names=names, directions=directions)
-        if chosen is None:
-            raise ConfigError(f"pick '{pick}' matches no point of the Pareto front of study '{study_name}'; "
-                              f"the front offers: {_front_offers(front, names)}")
-        picked_by = str(pick)
+        try:
+            chosen = front.pick(pick or "knee")
+        except ConfigError as err:
+            raise ConfigError(f"{err} (study '{study_name}')") from None
+        picked_by = str(pick or "knee")
 
-    cfg = load_config(dict(chosen.user_attrs["config"]))
+    record = TrialRecord.of(chosen)
+    cfg = load_config(dict(record.config))
     cfg.name = f"{study_name}-trial{chosen.number}"
-    objectives = {n: float(v) for n, v in zip(names, chosen.values)}
+    values = {n: float(v) for n, v in zip(objectives.metrics, chosen.values)}
     provenance = {
         "study": study_name,
         "trial": chosen.number,
         "pick": picked_by,
-        "objectives": objectives,
-        "directions": dict(zip(names, directions)),
-        "seed": chosen.user_attrs.get("seed", cfg.train.seed),
-        "data": _plain(dict(chosen.user_attrs["config"].get("data") or {})),
-        "canonical_key": chosen.user_attrs.get("canonical_key"),
-        "mlflow_run_id": chosen.user_attrs.get("mlflow_run_id"),
-        "metrics": _plain(chosen.user_attrs.get("metrics") or {}),
+        "objectives": values,
+        "directions": dict(zip(objectives.metrics, objectives.directions)),
+        "seed": record.seed if record.seed is not None else cfg.train.seed,
+        "data": _plain(dict(record.config.get("data") or {})),
+        "canonical_key": record.canonical_key,
+        "mlflow_run_id": record.mlflow_run_id,
+        "metrics": _plain(record.metrics or {}),
         "params": _plain(dict(chosen.params)),
         "code_version": code_version(),
         "storage": _safe_storage(storage),
@@ -232,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--study", required=True, help="study name (the Optuna study in --storage)")
     p.add_argument("--pick", default=None,
-                   help="knee (default) | max-acc | min-energy | 'energy<=X' (mJ) | 'acc>=X' -- on the Pareto front")
+                   help="knee (default) | max-<metric> | min-<metric> | '<metric><=X' | '<metric>>=X' on the Pareto "
+                        "front; acc and energy stand for val_acc and energy_mj, e.g. max-acc or 'energy<=0.4'")
     p.add_argument("--trial", type=int, default=None, help="export this trial number instead of a pick")
     p.add_argument("--out", required=True, help="the YAML file to write")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")

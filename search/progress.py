@@ -11,6 +11,8 @@ import sys
 import time
 from typing import Any, Mapping, Optional, Sequence, TextIO
 
+from fwformer.config import expand_block_mixers
+
 
 def _num(x: Any, digits: int = 4) -> str:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
@@ -25,10 +27,7 @@ def arch_text(config: Optional[Mapping[str, Any]]) -> str:
     if not config:
         return "-"
     mixers = list(config.get("mixers") or [])
-    depth = int(config.get("depth") or len(mixers) or 1)
-    if len(mixers) == 1:
-        mixers = mixers * depth
-    return f"T{config.get('T')} {','.join(mixers)}"
+    return f"T{config.get('T')} {','.join(expand_block_mixers(mixers, config.get('depth') or len(mixers) or 1))}"
 
 
 class Progress:

@@ -24,95 +24,14 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
-from fwformer.config import Config, DataConfig, EnergyConfig, TrainConfig, config_to_dict, load_config
+from fwformer.config import Config, config_to_dict, load_config
 from fwformer.errors import ConfigError, closest
-from space.omega import merge_structured, parse_dotlist, to_object
-from space.schema import SpaceConfig
+from fwformer.structured import expand_shorthands, merge_structured, parse_overrides, to_object
+from search.study_schema import (METRICS, ObjectiveConfig, ResourcesConfig, SearchConfig, StudyConfig,  # noqa: F401
+                                 check)
 from space.search_space import SearchSpace, read_space_config, with_geometry
-
-SAMPLERS = ("tpe", "nsga2", "random", "gp")
-DIRECTIONS = ("maximize", "minimize")
-EARLY_STOP_RULES = ("median", "percentile")
-#: Metrics a trial reports (fwformer.train's result) that can be objectives.
-METRICS = ("val_acc", "energy_mj", "macs", "acs", "params", "latency_ms", "images_per_s", "peak_mem_mb",
-           "train_time_s", "mean_firing_rate")
-
-
-def _partial(cls: type, name: str) -> type:
-    """`cls` with every field optional and unset (MISSING): a layer that sets only what it names,
-    with the types and key names of `cls` checked."""
-    from omegaconf import MISSING
-
-    hints = typing.get_type_hints(cls)
-    skip = {"data", "train", "energy", "provenance"} if cls is Config else set()
-    return dataclasses.make_dataclass(
-        name, [(f.name, hints[f.name], field(default=MISSING)) for f in dataclasses.fields(cls) if f.name not in skip]
-    )
-
-
-ArchOverrides = _partial(Config, "ArchOverrides")
-DataOverrides = _partial(DataConfig, "DataOverrides")
-TrainOverrides = _partial(TrainConfig, "TrainOverrides")
-EnergyOverrides = _partial(EnergyConfig, "EnergyOverrides")
-
-
-@dataclass
-class ObjectiveConfig:
-    metric: str = "val_acc"
-    direction: str = "maximize"
-    # Hypervolume reference: the worst value that still counts. None: 0 for val_acc, and for
-    # energy_mj the space's largest energy at firing rate 1 (an upper bound of any measured energy).
-    reference: Optional[float] = None
-
-
-@dataclass
-class EarlyStopConfig:
-    """Early stopping on the epoch fidelity; the search runner applies the rule (search/run.py)."""
-
-    enabled: bool = False
-    grace_epochs: int = 2  # never stop a trial before it has finished this many epochs
-    rule: str = "median"  # median | percentile: compare with other trials at the same epoch
-    percentile: float = 50.0  # for `percentile`: stop below this percentile of the others
-    min_trials: int = 3  # trials that reached the epoch before the rule compares against them
-    metric: str = "val_acc"  # the per-epoch metric the rule reads (higher is better)
-
-
-@dataclass
-class SearchConfig:
-    trials: int = 16
-    max_concurrent: int = 1
-    sampler: str = "tpe"
-    sampler_options: Dict[str, Any] = field(default_factory=dict)  # keyword arguments of the sampler
-    seed: int = 0
-    dedupe: bool = True  # an architecture already trained (same canonical key) is not trained again
-    early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
-
-
-@dataclass
-class ResourcesConfig:
-    cpu: float = 1.0  # CPU cores per trial
-    gpu: float = 0.0  # GPUs per trial; a fraction (0.5) lets trials share a GPU
-
-
-def _default_objectives() -> list:
-    return [ObjectiveConfig("val_acc", "maximize"), ObjectiveConfig("energy_mj", "minimize")]
-
-
-@dataclass
-class StudyConfig:
-    name: Optional[str] = None
-    description: str = ""
-    base: str = "tiny"
-    arch: ArchOverrides = field(default_factory=ArchOverrides)  # type: ignore[valid-type]
-    data: DataOverrides = field(default_factory=DataOverrides)  # type: ignore[valid-type]
-    train: TrainOverrides = field(default_factory=TrainOverrides)  # type: ignore[valid-type]
-    energy: EnergyOverrides = field(default_factory=EnergyOverrides)  # type: ignore[valid-type]
-    space: SpaceConfig = field(default_factory=SpaceConfig)
-    objectives: List[ObjectiveConfig] = field(default_factory=_default_objectives)
-    search: SearchConfig = field(default_factory=SearchConfig)
-    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
 
 
 @dataclass
@@ -187,19 +106,6 @@ def find_study(name_or_path: Union[str, Path]) -> Path:
 
 
 # ---- loading ------------------------------------------------------------------------------------
-def _expand_shorthands(overrides: Sequence[str]) -> list[str]:
-    out = []
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        bare = key.strip().lstrip("+")
-        if sep and bare == "data" and not value.startswith("{"):
-            item = f"data.name={value}"
-        elif sep and bare == "space.mixers" and not value.strip().startswith("["):
-            item = f"space.mixers=[{value}]"
-        out.append(item)
-    return out
-
-
 def load_study(name_or_path: Union[str, Path], overrides: Sequence[str] = ()) -> Study:
     """The validated Study of a name or YAML path plus dotlist overrides (`search.trials=4`)."""
     from omegaconf import OmegaConf
@@ -211,17 +117,22 @@ def load_study(name_or_path: Union[str, Path], overrides: Sequence[str] = ()) ->
         raise ConfigError(f"cannot read study file '{path}': {str(err).splitlines()[0]}") from None
     if not isinstance(raw, typing.Mapping) and not OmegaConf.is_dict(raw):
         raise ConfigError(f"study file '{path}' must hold a mapping of sections, but holds {type(raw).__name__}")
-    dot = parse_dotlist(_expand_shorthands(overrides))
+    dot = parse_overrides(expand_shorthands(overrides, lists=("space.mixers",)))
     merged = merge_structured(StudyConfig, raw, dot)
     # Sections become objects one by one: arch/data/train/energy keep their unset (MISSING) keys.
     search_cfg: SearchConfig = to_object(SearchConfig, merged.search, "search")
     resources: ResourcesConfig = to_object(ResourcesConfig, merged.resources, "resources")
     objectives: list[ObjectiveConfig] = [to_object(ObjectiveConfig, o, f"objectives[{i}]")
                                          for i, o in enumerate(merged.objectives)]
-    _check(search_cfg, resources, objectives)
+    check(search_cfg, resources, objectives)
 
     name = merged.name or path.stem
-    base = with_geometry(_base_config(merged, path.parent))
+    base = _base_config(merged, path.parent)
+    if base.data.split != "stratified":
+        # A search ranks architectures; the test set is for reporting the one it picks.
+        raise ConfigError(f"data.split={base.data.split} in a study: a search ranks architectures on a validation "
+                          f"split carved from the training data and never sees the test set; use data.split=stratified")
+    base = with_geometry(base)
     # The space is read from its own layers (not the merged defaults), so that `space.file`, then
     # the study's space keys, then the overrides apply in that order.
     space_layers = OmegaConf.merge(raw.get("space") or {}, dot.get("space") or {})
@@ -236,7 +147,7 @@ def load_study(name_or_path: Union[str, Path], overrides: Sequence[str] = ()) ->
     resolved["resolved"] = {"base": config_to_dict(base), "space": space.to_dict()}
     for section in ("arch", "data", "train", "energy"):  # only what the study set
         resolved[section] = _set_keys(merged[section])
-    return Study(
+    study = Study(
         name=name,
         path=path,
         base=base,
@@ -247,6 +158,10 @@ def load_study(name_or_path: Union[str, Path], overrides: Sequence[str] = ()) ->
         raw=resolved,
         references=[o.reference for o in objectives],
     )
+    from search.supernet.checks import check_study
+
+    check_study(study)  # search.strategy=supernet: what the space and objectives must be
+    return study
 
 
 def _set_keys(node: Any) -> dict:
@@ -280,40 +195,3 @@ def _base_config(merged: Any, study_dir: Path) -> Config:
     # The geometry may come from the dataset: it is filled (and checked) by `with_geometry` after.
     validate(cfg, need_geometry=False)
     return cfg
-
-
-def _check(s: SearchConfig, r: ResourcesConfig, objectives: list) -> None:
-    if s.trials < 1:
-        raise ConfigError(f"search.trials must be >= 1, but got {s.trials}")
-    if s.max_concurrent < 1:
-        raise ConfigError(f"search.max_concurrent must be >= 1, but got {s.max_concurrent}")
-    if s.sampler not in SAMPLERS:
-        raise ConfigError(f"search.sampler must be one of: {', '.join(SAMPLERS)}, but got '{s.sampler}'"
-                          f"{closest(s.sampler, SAMPLERS)}")
-    e = s.early_stop
-    if e.grace_epochs < 1:
-        raise ConfigError(f"search.early_stop.grace_epochs must be >= 1, but got {e.grace_epochs}")
-    if e.rule not in EARLY_STOP_RULES:
-        raise ConfigError(f"search.early_stop.rule must be one of: {', '.join(EARLY_STOP_RULES)}, "
-                          f"but got '{e.rule}'{closest(e.rule, EARLY_STOP_RULES)}")
-    if not 0 < e.percentile < 100:
-        raise ConfigError(f"search.early_stop.percentile must be in (0, 100), but got {e.percentile}")
-    if e.min_trials < 1:
-        raise ConfigError(f"search.early_stop.min_trials must be >= 1, but got {e.min_trials}")
-    if r.cpu <= 0:
-        raise ConfigError(f"resources.cpu must be > 0, but got {r.cpu}")
-    if r.gpu < 0 or (r.gpu > 1 and r.gpu != int(r.gpu)):
-        raise ConfigError(f"resources.gpu must be a fraction in [0, 1] or a whole number of GPUs, but got {r.gpu}")
-    if not objectives:
-        raise ConfigError("objectives must name at least one metric, e.g. [{metric: val_acc, direction: maximize}]")
-    seen = set()
-    for i, o in enumerate(objectives):
-        if o.metric not in METRICS:
-            raise ConfigError(f"objectives[{i}].metric must be one of: {', '.join(METRICS)}, but got "
-                              f"'{o.metric}'{closest(o.metric, METRICS)}")
-        if o.direction not in DIRECTIONS:
-            raise ConfigError(f"objectives[{i}].direction must be one of: {', '.join(DIRECTIONS)}, "
-                              f"but got '{o.direction}'")
-        if o.metric in seen:
-            raise ConfigError(f"objectives[{i}].metric '{o.metric}' appears twice")
-        seen.add(o.metric)

@@ -23,49 +23,24 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
+
+from search.keys import flatten_params
 
 PARETO_TAG = "pareto"
 TRIAL_TAG = "trial"
 STATE_TAG = "state"
 STATUS = {"COMPLETE": "FINISHED", "FAIL": "FAILED", "PRUNED": "KILLED", "INTERRUPTED": "KILLED"}
-
-
-def default_tracking_uri(workdir: Path) -> str:
-    """MLFLOW_TRACKING_URI if set, else `sqlite:///mlflow.db` in the working directory."""
-    import os
-
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
-
-
-def ui_command(tracking_uri: str, workdir: Path) -> str:
-    """The command that opens the MLflow UI on this tracking store."""
-    if tracking_uri.startswith(("http://", "https://")):
-        return f"open {tracking_uri}"
-    uri = tracking_uri
-    local = f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
-    if uri == local:
-        uri = "sqlite:///mlflow.db"
-    return f"mlflow ui --backend-store-uri {uri}"
+# MLflow 3's UI opens an experiment in its GenAI view (traces, an assistant panel, no runs in sight)
+# unless the experiment says it holds model training.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def quiet_mlflow_logs() -> None:
     for name in ("mlflow", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
 
 
 def _param_value(v: Any) -> str:
@@ -85,11 +60,14 @@ class Tracker:
         self.study_name = study_name
         exp = self.client.get_experiment_by_name(study_name)
         if exp is None:
-            self.experiment_id = self.client.create_experiment(study_name, tags={"study": study_name})
+            self.experiment_id = self.client.create_experiment(study_name, tags={"study": study_name, **EXPERIMENT_KIND})
         else:
             if exp.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp.experiment_id)
             self.experiment_id = exp.experiment_id
+            for key, value in EXPERIMENT_KIND.items():
+                if exp.tags.get(key) != value:
+                    self.client.set_experiment_tag(self.experiment_id, key, value)
         self.parent_id: Optional[str] = None
         self._children: dict[int, str] = {}  # trial number -> run id
         self._pareto: dict[str, str] = {}  # run id -> current tag value
@@ -113,8 +91,8 @@ class Tracker:
         run = self.client.create_run(self.experiment_id, run_name=self.study_name,
                                      tags={"study": self.study_name, "role": "study", **tags})
         self.parent_id = run.info.run_id
-        flat = _flatten(params)
-        items = [Param(k[:250], _param_value(v)) for k, v in sorted(flat.items())]
+        flat = flatten_params(params)
+        items = [Param(k, _param_value(v)) for k, v in sorted(flat.items())]
         for i in range(0, len(items), 100):
             self.client.log_batch(self.parent_id, params=items[i:i + 100])
         return self.parent_id
@@ -160,6 +138,12 @@ class Tracker:
     def log_parent_text(self, text: str, name: str) -> None:
         self.client.log_text(self.parent_id, text, name)
 
+    def delete_parent(self) -> None:
+        """Remove the parent run this tracker created (a setup that failed leaves nothing behind)."""
+        if self.parent_id is not None:
+            self.client.delete_run(self.parent_id)
+            self.parent_id = None
+
     def close_parent(self, status: str = "FINISHED") -> None:
         if self.parent_id is not None:
             self.client.set_terminated(self.parent_id, status=status)
@@ -183,7 +167,7 @@ class Tracker:
         run_id = run.info.run_id
         self._children[number] = run_id
         self._pareto[run_id] = "false"
-        items = [Param(k[:250], _param_value(v)) for k, v in params.items()]
+        items = [Param(k, _param_value(v)) for k, v in flatten_params(params).items()]
         if items:
             self.client.log_batch(run_id, params=items)
         if config is not None:
@@ -253,8 +237,9 @@ class Tracker:
             self.client.log_text(run_id, str(traceback), "error.txt")
         self.client.set_terminated(run_id, status=STATUS[state])
 
-    def run_status(self, run_id: str) -> str:
-        return self.client.get_run(run_id).info.status
+    def is_open(self, run_id: str) -> bool:
+        """Whether run `run_id` is still RUNNING (or SCHEDULED): not yet given a terminal status."""
+        return self.client.get_run(run_id).info.status in ("RUNNING", "SCHEDULED")
 
     def set_pareto(self, flags: Mapping[str, bool]) -> None:
         """Tag `pareto` of each run id; only the tags whose value changes are written."""
@@ -264,7 +249,37 @@ class Tracker:
                 self.client.set_tag(run_id, PARETO_TAG, value)
                 self._pareto[run_id] = value
 
+    # ---- runs beside the trials (the supernet strategy, search/supernet/) ---------------------------
+    def open_labelled_child(self, run_name: str, *, tags: Mapping[str, str], params: Optional[Mapping[str, Any]] = None,
+                            metrics: Optional[Mapping[str, Any]] = None, run_id: Optional[str] = None,
+                            status: str = "RUNNING") -> str:
+        """A child run that is not a trial (no `trial` tag, so resume never takes it for one), e.g. the
+        supernet's training or a supernet-scored candidate: `run_id` reopened when it still exists, else
+        created with `tags`, `params` and `metrics`; `status="FINISHED"` closes it at once."""
+        from mlflow.entities import Param
 
-def scratch_dir() -> Path:
-    """A temporary folder for artifacts before they are logged."""
-    return Path(tempfile.mkdtemp(prefix="fwformer-search-"))
+        if run_id is not None:
+            try:
+                if self.client.get_run(run_id).info.lifecycle_stage != "deleted":
+                    self.client.update_run(run_id, status=status)
+                    return run_id
+            except Exception:  # noqa: BLE001 - gone: create it again
+                pass
+        run = self.client.create_run(self.experiment_id, run_name=run_name,
+                                     tags={"mlflow.parentRunId": self.parent_id, "study": self.study_name, **tags})
+        run_id = run.info.run_id
+        items = [Param(k, _param_value(v)) for k, v in flatten_params(params or {}).items()]
+        if items:
+            self.client.log_batch(run_id, params=items)
+        self._log_metrics(run_id, metrics or {}, 0)
+        if status != "RUNNING":
+            self.client.set_terminated(run_id, status=status)
+        return run_id
+
+    def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def close_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)

@@ -4,7 +4,7 @@ Declares and validates spaces; does no training. `load_space(spec, base)` -> `Se
 """
 from space.cost import Cost, model_cost
 from space.schema import ConstraintsConfig, SpaceConfig
-from space.search_space import ARCH_FIELDS, SearchSpace, arch_fields, canonical_key, load_space
+from space.search_space import SearchSpace, canonical_key, load_space
 
-__all__ = ["ARCH_FIELDS", "ConstraintsConfig", "Cost", "SearchSpace", "SpaceConfig", "arch_fields",
+__all__ = ["ConstraintsConfig", "Cost", "SearchSpace", "SpaceConfig",
            "canonical_key", "load_space", "model_cost"]

@@ -16,16 +16,13 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from fwformer.config import Config, config_to_dict, load_config, validate
+from fwformer.config import LIMITS, Config, architecture, config_to_dict, load_config, validate
 from fwformer.errors import ConfigError
 from space.cost import Cost, model_cost
 from space.mixers import canonical_mixer, expand_mixer
-from space.omega import merge_structured, to_object
+from fwformer.structured import merge_structured, to_object
 from space.schema import SpaceConfig
 
-#: Top-level Config fields that change the model (the mixers of every block come on top).
-ARCH_FIELDS = ("img_size", "in_channels", "num_classes", "T", "embed_dim", "depth", "num_heads", "mlp_ratio",
-               "sps_stages", "sps_pools", "tau", "surrogate_alpha")
 #: Width choices a space may search; empty in the space means "the base config's value".
 DIM_KEYS = ("embed_dim", "num_heads", "mlp_ratio")
 
@@ -84,26 +81,16 @@ def with_geometry(cfg: Config) -> Config:
     return with_data_geometry(cfg)
 
 
-def arch_fields(cfg: Config) -> dict[str, Any]:
-    """The fields of `cfg` that decide the model, with every block's mixer spelled out."""
-    fields: dict[str, Any] = {k: getattr(cfg, k) for k in ARCH_FIELDS}
-    fields["mlp_ratio"] = float(fields["mlp_ratio"])
-    fields["tau"] = float(fields["tau"])
-    fields["surrogate_alpha"] = float(fields["surrogate_alpha"])
-    fields["mixers"] = list(cfg.block_mixers)
-    return fields
-
-
 def canonical_key(cfg: Union[Config, Mapping[str, Any]]) -> str:
     """A short hash of the architecture: equal for configs that build the same model.
 
-    Hashes the sorted JSON of `arch_fields`, with each mixer in its canonical spelling (hybrid parts
-    sorted, family options as the registry parses them). Training and data settings are not part
-    of it: within one study they are the same for every trial.
+    Hashes the sorted JSON of `fwformer.config.architecture`, with each mixer in its canonical
+    spelling (hybrid parts sorted, family options as the registry parses them). Run-time sections
+    (data, train, energy) are not part of it: within one study they are the same for every trial.
     """
     if not isinstance(cfg, Config):
         cfg = load_config(dict(cfg), check=False)
-    fields = arch_fields(cfg)
+    fields = architecture(cfg)
     fields["mixers"] = [canonical_mixer(m) for m in fields["mixers"]]
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -123,6 +110,8 @@ class SearchSpace:
         self.dropped: dict[str, str] = {}  # expanded names that cannot be built here, and why
         self.block_choices = self._blocks()
         self.T = self._ints("T", spec.T, default=[self.base.T])
+        if max(self.T) > LIMITS["T"]:
+            raise ConfigError(f"{self.key}.T must hold values up to {LIMITS['T']}, but got {self.T}")
         self.dims: dict[str, list] = {}  # searched widths only
         for name in DIM_KEYS:
             values = list(getattr(spec, name))

@@ -66,7 +66,7 @@ def test_unknown_preset_is_one_line_and_exit_2():
 
 @pytest.mark.parametrize("argv, match", [
     (["tiny", "depth=0"], "depth must be >= 1"),
-    (["tiny", "nosuchkey=1"], "unknown config key 'nosuchkey'"),
+    (["tiny", "nosuchkey=1"], "unknown key 'nosuchkey'"),
     (["tiny", "--batches", "2"], "goes with --data"),
     (["tiny", "energy.model=stp"], "unknown energy.model 'stp'; expected one of: sop, simple, lemaire"),
     (["tiny", "energy.model=lemaire"], "energy.model=lemaire cannot price 'blocks.0.mixer.qk'"),

@@ -221,7 +221,8 @@ def test_cli_resume_needs_a_checkpoint(tmp_path, capsys):
 
 
 def test_cli_logs_to_mlflow_when_a_tracking_uri_is_given(tmp_path, monkeypatch):
-    mlflow = pytest.importorskip("mlflow")
+    import mlflow
+
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     main(["--config", "tiny", "data=digits", "train.epochs=1", "train.max_steps_per_epoch=1", "train.batch_size=16",

@@ -14,7 +14,8 @@ from optuna.trial import TrialState, create_trial
 
 from fwformer.config import config_to_dict, load_config
 from fwformer.errors import ConfigError
-from search.export import export_architecture, main, parse_pick
+from search.export import export_architecture, main
+from search.front import parse_pick
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,13 +44,14 @@ def storage(tmp_path_factory):
         cfg = load_config("tiny", [f"mixers=[{','.join(mixers)}]", f"T={T}", "train.epochs=1"])
         study.add_trial(create_trial(
             values=[acc, energy], params={"mixer_0": mixers[0], "mixer_1": mixers[1], "T": T}, distributions=dists,
-            user_attrs={"config": config_to_dict(cfg), "canonical_key": f"key{i}", "mlflow_run_id": f"run{i}",
+            user_attrs={"kind": "trained", "config": config_to_dict(cfg), "canonical_key": f"key{i}", "mlflow_run_id": f"run{i}",
                         "metrics": {"val_acc": acc, "energy_mj": energy, "params": 1000 + i}, "seed": 100 + i},
         ))
     # A pruned trial better than everything, and a failed one: neither may ever be picked.
     study.add_trial(create_trial(state=TrialState.PRUNED, params={}, distributions={},
-                                 user_attrs={"config": config_to_dict(load_config("tiny"))}))
-    study.add_trial(create_trial(state=TrialState.FAIL, params={}, distributions={}, user_attrs={"error": "boom"}))
+                                 user_attrs={"kind": "trained", "config": config_to_dict(load_config("tiny"))}))
+    study.add_trial(create_trial(state=TrialState.FAIL, params={}, distributions={},
+                                 user_attrs={"kind": "trained", "error": "boom"}))
     optuna.create_study(study_name="other", storage=url, directions=["maximize", "minimize"])
     return url
 
@@ -83,9 +85,10 @@ def test_explicit_trial_and_force(storage, tmp_path):
 
 
 def test_pick_that_matches_nothing_says_what_the_front_offers(storage, tmp_path):
-    with pytest.raises(ConfigError, match=r"pick 'energy<=0.05' matches no point of the Pareto front of study 'toy'; "
-                                          r"the front offers: trial 0: acc 0.5 / 0.1 mJ, trial 4: acc 0.7 / 0.2 mJ, "
-                                          r"trial 1: acc 0.9 / 0.3 mJ, trial 2: acc 0.95 / 1 mJ"):
+    with pytest.raises(ConfigError, match=r"pick 'energy<=0.05' matches no point of the Pareto front; the front "
+                                          r"offers: trial 0: val_acc 0.5 / energy_mj 0.1, trial 4: val_acc 0.7 / "
+                                          r"energy_mj 0.2, trial 1: val_acc 0.9 / energy_mj 0.3, trial 2: val_acc "
+                                          r"0.95 / energy_mj 1 \(study 'toy'\)"):
         export_architecture("toy", "energy<=0.05", tmp_path / "x.yaml", storage=storage)
     with pytest.raises(ConfigError, match=r"pick 'acc>=0.99' matches no point"):
         export_architecture("toy", "acc>=0.99", tmp_path / "x.yaml", storage=storage)
@@ -103,10 +106,11 @@ def test_unknown_study_and_storage(storage, tmp_path):
     assert not (tmp_path / "nowhere.db").exists()
 
 
-@pytest.mark.parametrize("bad", ["best", "energy>=3", "acc<=0.5", "energy<=lots"])
+@pytest.mark.parametrize("bad", ["best", "energy<=lots", "max-", "acc=0.5", "energy<0.5"])
 def test_bad_picks(bad):
-    with pytest.raises(ConfigError, match=r"unknown pick .*expected one of: knee, max-acc, min-energy, energy<=X"):
-        parse_pick(bad)
+    with pytest.raises(ConfigError, match=r"unknown pick .*expected one of: knee, max-<metric>, min-<metric>, "
+                                          r"<metric><=X, <metric>>=X"):
+        parse_pick(bad, ["val_acc", "energy_mj"])
 
 
 def test_cli(storage, tmp_path, capsys):

@@ -1,15 +1,12 @@
-"""Pareto helpers against brute force, the knee on a hand example, plots and the CSV table."""
+"""Pareto geometry against brute force, and the knee on hand examples (the study's front: test_front)."""
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 
 import numpy as np
 import pytest
 
-from search.pareto import (front_rows, front_table, hypervolume, knee_index, knee_row, pareto_mask, plot_front,
-                           row_front_mask)
+from search.pareto import hypervolume, knee_index, pareto_mask
 
 
 def brute_mask(points: np.ndarray, maximise: list[bool]) -> np.ndarray:
@@ -73,42 +70,9 @@ def test_knee_on_a_hand_example():
     assert knee_index(points, d) == 1
     # Normalised: extremes (0, 1) and (1, 0); (0.9, 0.3) -> (0.111, 0.222) is farthest below the line.
     assert knee_index(points[:1], d) == 0
-    assert knee_index([[0.5, 0.1], [0.9, 0.9]], d) in (0, 1)
+    # Two points are equally far from the ideal once normalised: the better first objective wins.
+    assert knee_index([[0.5, 0.1], [0.9, 0.9]], d) == 1
+    assert knee_index([[0.9, 0.9], [0.5, 0.1]], d) == 0
     assert knee_index(np.zeros((0, 2)), d) is None
     # A straight front has no bend: the point nearest the ideal (ties: better first objective).
     assert knee_index([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]], d) == 1
-
-
-def _rows():
-    pts = [(0.50, 0.10), (0.90, 0.30), (0.95, 1.00), (0.60, 0.90), (0.70, 0.20)]
-    rows = [{"number": i, "val_acc": a, "energy_mj": e, "mixers": ["ssa", "fft2d+dwt-haar", "dwt-db2@2", "identity"],
-             "T": 2 + i % 2, "state": "COMPLETE"} for i, (a, e) in enumerate(pts)]
-    rows.append({"number": 5, "val_acc": 0.99, "energy_mj": 0.01, "mixers": ["ssa"] * 4, "T": 1, "state": "PRUNED"})
-    rows.append({"number": 6, "val_acc": None, "energy_mj": None, "mixers": ["ssa"] * 4, "T": 1, "state": "FAIL"})
-    return rows
-
-
-def test_rows_front_ignores_unfinished_trials():
-    rows = _rows()
-    assert row_front_mask(rows) == [True, True, True, False, True, False, False]
-    assert [r["number"] for r in front_rows(rows)] == [0, 4, 1, 2]
-    assert knee_row(rows)["number"] == 1
-
-
-def test_front_table_is_csv():
-    table = list(csv.DictReader(io.StringIO(front_table(_rows()))))
-    assert [r["trial"] for r in table] == ["0", "4", "1", "2"]
-    assert table[2] == {"trial": "1", "val_acc": "0.9", "energy_mj": "0.3", "T": "3",
-                        "mixers": "ssa fft2d+dwt-haar dwt-db2@2 identity", "knee": "true"}
-    assert front_table([]).strip() == "trial,val_acc,energy_mj,T,mixers,knee"
-
-
-def test_plot_files_are_written(tmp_path):
-    png, html = tmp_path / "front.png", tmp_path / "sub" / "front.html"
-    plot_front(_rows(), png, html)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
-    text = html.read_text()
-    assert "trial 1 (Pareto front)" in text and "trial 3" in text
-    assert "ssa, fft2d+dwt-haar, dwt-db2@2, identity" in text and "T=3" in text
-    plot_front([], tmp_path / "empty.png", None)  # an empty study still gets a picture
-    assert (tmp_path / "empty.png").stat().st_size > 0

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 
 STUDY = """\
 name: {name}
@@ -47,8 +48,10 @@ MAIN_EPOCHS = 3
 
 
 def env(**extra: str) -> dict:
-    e = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "FWFORMER_SEARCH_FAULTS")}
-    e["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), e.get("PYTHONPATH")]))
+    """The search's environment; faults enter through the trainable seam (tests/search/faulty_trainable.py)."""
+    e = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "FWFORMER_TEST_FAULTS")}
+    e["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(HERE), e.get("PYTHONPATH")]))
+    e["FWFORMER_SEARCH_TRAINABLE"] = "faulty_trainable:run_trial"
     e.update(extra)
     return e
 
@@ -94,13 +97,16 @@ def trained(study) -> list:
 def finished_trained(study) -> list:
     from optuna.trial import TrialState
 
+    from search.records import interrupted_numbers
+
+    interrupted = interrupted_numbers(study.get_trials(deepcopy=False))
     return [t for t in trained(study) if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-            and not t.user_attrs.get("interrupted")]
+            and t.number not in interrupted]
 
 
 # ---- the early-stopping rule (pure) ------------------------------------------------------------------
 def test_rule_compares_only_with_cheaper_trials_at_the_same_epoch():
-    from search.searcher import dominated_at_fidelity as stop
+    from search.early_stop import dominated_at_fidelity as stop
 
     cheap, dear = 1.0, 5.0
     # Less accurate than every cheaper peer: dominated at this fidelity -> stop.
@@ -121,7 +127,7 @@ def test_rule_compares_only_with_cheaper_trials_at_the_same_epoch():
 
 
 def test_rule_window_and_settings_come_from_the_study():
-    from search.searcher import EarlyStopRule
+    from search.early_stop import EarlyStopRule
     from search.study import load_study
 
     study = load_study("quickstart", ["search.early_stop.enabled=true", "search.early_stop.grace_epochs=2",
@@ -146,7 +152,7 @@ BAD_INPUTS = {
     "exists without resume": (["--study", "{study}", "name=taken"], "already exists"),
     "unknown option": (["--study", "{study}", "--bogus"], "unrecognized arguments: --bogus"),
     "override without value": (["--study", "{study}", "search.trials"], "key=value"),
-    "faults hook": (["--study", "{study}"], "FWFORMER_SEARCH_FAULTS"),
+    "trainable seam": (["--study", "{study}"], "FWFORMER_SEARCH_TRAINABLE='nosuch:run'"),
 }
 
 
@@ -158,11 +164,12 @@ def bad_input_results(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("bad")
     study = write_study(workdir, "bad", trials=2, epochs=1, early=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    optuna.create_study(study_name="taken", storage=f"sqlite:///{workdir / 'optuna.db'}",
-                        directions=["maximize", "minimize"])
+    taken = optuna.create_study(study_name="taken", storage=f"sqlite:///{workdir / 'optuna.db'}",
+                                directions=["maximize", "minimize"])
+    taken.set_user_attr("setup_complete", True)  # a study that exists (one whose setup broke is made again)
     procs = {}
     for case, (args, _) in BAD_INPUTS.items():
-        extra = {"FWFORMER_SEARCH_FAULTS": "x:boom"} if case == "faults hook" else {}
+        extra = {"FWFORMER_SEARCH_TRAINABLE": "nosuch:run"} if case == "trainable seam" else {}
         procs[case] = subprocess.Popen([sys.executable, "-m", "search.run", *(a.format(study=study) for a in args)],
                                        cwd=workdir, env=env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        text=True)
@@ -200,7 +207,7 @@ def main_study(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("main")
     study = write_study(workdir, "e2e", trials=MAIN_TRIALS, epochs=MAIN_EPOCHS, early=True, seed=MAIN_SEED)
     t0 = time.time()
-    r = run_search(workdir, "--study", str(study), FWFORMER_SEARCH_FAULTS=FAULTS)
+    r = run_search(workdir, "--study", str(study), FWFORMER_TEST_FAULTS=FAULTS)
     print(f"main study: {time.time() - t0:.0f}s\n{r.stdout}\n{r.stderr[-3000:]}")
     assert r.returncode == 0, r.stdout + r.stderr
     return workdir, r
@@ -248,7 +255,7 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(main_study):
     study = optuna_study(workdir, "e2e")
     failed = {t.number: t for t in trained(study) if t.state == TrialState.FAIL}
     assert "NonFiniteLossError" in failed[2].user_attrs["error"]
-    assert "injected fault" in failed[3].user_attrs["error"]
+    assert "RuntimeError: injected fault" in failed[3].user_attrs["error"]
     assert max(t.number for t in finished_trained(study)) > 3, "trials after the failures ran"
     _, _, children = mlflow_runs(workdir, "e2e")
     by_trial = {int(r.data.tags["trial"]): r for r in children}
@@ -422,8 +429,11 @@ def test_interrupted_and_killed_study_resumes_to_exactly_its_budget(tmp_path):
     assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
     keys = [t.user_attrs["canonical_key"] for t in done]
     assert len(keys) == len(set(keys))
-    interrupted = [t for t in trained(study) if t.user_attrs.get("interrupted")]
+    from search.records import interrupted_numbers
+
+    interrupted = interrupted_numbers(study.get_trials(deepcopy=False))
     assert interrupted, "the stops interrupted running trials"
+    assert all(study.trials[n].state == TrialState.FAIL for n in interrupted)
     requeued = {t.user_attrs.get("requeued_from") for t in done} - {None}
     assert requeued, "interrupted trials were trained again"
 

@@ -8,7 +8,7 @@ import torch
 
 from fwformer.config import load_config
 from fwformer.errors import ConfigError
-from fwformer.mixers import FAMILIES, MIXERS
+from fwformer.mixers import MIXERS
 from fwformer.model import build_model
 from space import SearchSpace, canonical_key, load_space
 
@@ -82,7 +82,6 @@ def test_width_combinations_must_build(tiny):
 
 
 # ---- expansion ----------------------------------------------------------------------------------
-@pytest.mark.skipif("dwt-" not in FAMILIES, reason="the dwt family is not registered")
 def test_dwt_expansion_on_8x8_grid(tiny):
     # On 8x8 with periodization: haar at any level, db2 up to 2, coif2 at none (REFERENCE.md).
     s = space({"mixers": ["ssa", "dwt", "fft2d+dwt"], "wavelets": ["haar", "db2", "coif2"], "levels": [1, 2, 3]},
@@ -93,7 +92,6 @@ def test_dwt_expansion_on_8x8_grid(tiny):
     assert all(len(c) == len(s.block_choices[0]) for c in s.block_choices)
 
 
-@pytest.mark.skipif("dwt-" not in FAMILIES, reason="the dwt family is not registered")
 def test_explicit_dwt_names_and_duplicates(tiny):
     s = space({"depth": 2, "mixers": [["dwt-db2@2", "dwt-haar", "dwt-haar"], ["fft2d+dwt-haar", "dwt-haar+fft2d"]]},
               tiny)

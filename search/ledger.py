@@ -1,0 +1,252 @@
+"""The study ledger: asks the Optuna study for trials and tells it their outcomes (driver only).
+
+Only Optuna's public API: `study.ask`, `study.tell` and `set_user_attr` on the `Trial` objects the
+ledger holds, `enqueue_trial` for a retry. What it keeps in memory (live trials, repeats waiting for
+a live twin, early-stopping curves, what each architecture's outcome was) is rebuilt from the
+storage on resume, so the Optuna storage stays the single source of truth.
+
+- Every trained trial ends in exactly one Optuna state: COMPLETE (values in the study's objective
+  order), PRUNED (stopped early) or FAIL (with `error`); an interrupted one is FAIL with a retry.
+- Identical architectures (the space's canonical key) are trained once: a repeat proposal is told
+  the earlier outcome without training, and does not count towards the budget; a proposal outside
+  the constraints is told PRUNED (`infeasible`) so the sampler learns to avoid it.
+- The budget `search.trials` counts trained trials that reached an outcome, so a search, however
+  often interrupted and resumed, ends with exactly that many.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from search.early_stop import EarlyStopRule
+from search.outcome import Outcome
+from search.records import INFEASIBLE, REPEAT, TRAINED, TrialRecord, interrupted_numbers, retry_attrs
+
+#: How many proposals in a row may be repeats or infeasible before the space counts as exhausted.
+MAX_REPEATS = 200
+_FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+
+
+@dataclass
+class LiveTrial:
+    trial: Any  # the optuna.trial.Trial this ledger asked for
+    key: str
+    config: dict  # the resolved fwformer config
+    energy_bound_mj: float
+    record: TrialRecord
+    curve: dict = field(default_factory=dict)  # epoch -> early-stopping metric
+    stopped_early: bool = False
+
+    @property
+    def number(self) -> int:
+        return self.trial.number
+
+    @property
+    def params(self) -> dict:
+        return dict(self.trial.params)
+
+
+@dataclass
+class Result:
+    """What a finished training left: enough to tell a repeat the same outcome."""
+
+    state: str
+    values: Optional[list]
+    record: TrialRecord
+
+
+class StudyLedger:
+    def __init__(self, study: Any, optuna_study: Any, *, trial_dir: Callable[[int], str],
+                 num_threads: Optional[int] = None, cost: Optional[Callable[[Any], tuple[int, float]]] = None):
+        self.study = study
+        self.optuna = optuna_study
+        self.rule = EarlyStopRule.from_study(study)
+        self.metric = study.search.early_stop.metric
+        self.total_epochs = int(study.base.train.epochs)
+        self.budget = int(study.search.trials)
+        self.distributions = study.space.distributions()
+        self.trial_dir = trial_dir
+        self.num_threads = num_threads
+        self.cost = cost or _model_cost
+        self.live: dict[int, LiveTrial] = {}
+        self.waiting_repeats: dict[str, list[Any]] = {}  # key of a live trial -> repeat Trials
+        self.results: dict[str, int] = {}  # canonical key -> the trained trial holding its outcome
+        self.finished_results: dict[int, Result] = {}
+        self.peers: dict[int, tuple[float, dict]] = {}  # trial -> (energy bound, {epoch: metric})
+        self.counts = {state: 0 for state in _FINISHED}
+        self.exhausted = False
+        self._costs: dict[str, tuple[int, float]] = {}
+        self._load()
+
+    def _load(self) -> None:
+        trials = self.optuna.get_trials(deepcopy=False)
+        interrupted = interrupted_numbers(trials)
+        for t in trials:
+            record = TrialRecord.of(t)
+            if not record.trained or t.state.name not in _FINISHED or t.number in interrupted:
+                continue
+            self._remember(t.number, t.state.name, t.values, record)
+
+    def _remember(self, number: int, state: str, values: Optional[list], record: TrialRecord) -> None:
+        self.counts[state] += 1
+        self.results.setdefault(record.canonical_key or "", number)
+        self.finished_results[number] = Result(state, list(values) if values else None, record)
+        curve = {int(k): float(v) for k, v in (record.curve or {}).items()}
+        if record.energy_bound_mj is not None:
+            self.peers[number] = (float(record.energy_bound_mj), curve)
+
+    # ---- counting -------------------------------------------------------------------------------
+    @property
+    def finished(self) -> int:
+        return sum(self.counts.values())
+
+    def remaining(self) -> int:
+        return max(0, self.budget - self.finished - len(self.live))
+
+    # ---- asking ---------------------------------------------------------------------------------
+    def suggest(self) -> Optional[dict]:
+        """The trainable's config of the next trial to train, or None when the budget is spent
+        (or the sampler proposes only repeats: `exhausted`)."""
+        from fwformer.config import config_to_dict
+        from optuna.trial import TrialState
+
+        for _ in range(MAX_REPEATS):
+            if self.remaining() <= 0:
+                return None
+            trial = self.optuna.ask(self.distributions)
+            cfg = self.study.trial_config(trial.params)
+            key = self.study.space.canonical_key(cfg)
+            violations = self.study.space.check_constraints(cfg)
+            if violations:
+                TrialRecord(kind=INFEASIBLE, canonical_key=key, infeasible=violations).write(trial)
+                self.optuna.tell(trial, state=TrialState.PRUNED)
+                continue
+            if self.study.search.dedupe and key in self.results:
+                self._tell_repeat(trial, key, self.results[key])
+                continue
+            twin = next((t for t in self.live.values() if t.key == key), None)
+            if self.study.search.dedupe and twin is not None:
+                TrialRecord(kind=REPEAT, canonical_key=key, duplicate_of=twin.number).write(trial)
+                self.waiting_repeats.setdefault(key, []).append(trial)
+                continue
+            return self._start(trial, cfg, key, config_to_dict(cfg))
+        self.exhausted = True
+        return None
+
+    def _start(self, trial: Any, cfg: Any, key: str, config: dict) -> dict:
+        if key not in self._costs:
+            self._costs[key] = self.cost(cfg)
+        param_count, energy_bound = self._costs[key]
+        queued = TrialRecord.of(trial)  # a retry carries its lineage, MLflow run and checkpoint
+        record = TrialRecord(kind=TRAINED, canonical_key=key, config=config, seed=int(cfg.train.seed),
+                             energy_bound_mj=energy_bound, param_count=param_count)
+        record.write(trial)
+        for name in ("requeued_from", "retry_of", "mlflow_run_id", "checkpoint"):
+            setattr(record, name, getattr(queued, name))
+        self.live[trial.number] = LiveTrial(trial, key, config, energy_bound, record)
+        root = record.lineage if record.lineage is not None else trial.number
+        return {
+            "number": trial.number,
+            "config": config,
+            "energy_bound_mj": energy_bound,
+            "out_dir": self.trial_dir(root),
+            "resume": record.retry_of is not None,
+            "checkpoint": record.checkpoint,
+            # Torch threads = the trial's CPUs unless the study fixed train.num_threads; kept out of the
+            # stored config, so an exported architecture trains with the machine's default.
+            "num_threads": self.num_threads,
+        }
+
+    def _tell_repeat(self, trial: Any, key: str, source: int) -> None:
+        """Finish proposal `trial` with the outcome of trained trial `source` (same architecture)."""
+        from optuna.trial import TrialState
+
+        result = self.finished_results[source]
+        src = result.record
+        TrialRecord(kind=REPEAT, canonical_key=key, duplicate_of=source, config=src.config, metrics=src.metrics,
+                    mlflow_run_id=src.mlflow_run_id, seed=src.seed, error=src.error).write(trial)
+        if result.state == "COMPLETE":
+            self.optuna.tell(trial, result.values)
+        else:
+            self.optuna.tell(trial, state=TrialState[result.state])
+
+    # ---- early stopping -------------------------------------------------------------------------
+    def record_epoch(self, number: int, metrics: dict) -> bool:
+        """Note a trial's epoch result; True when the early-stopping rule stops it here."""
+        live = self.live.get(number)
+        if live is None or "epoch" not in metrics or self.metric not in metrics:
+            return False
+        epoch, value = int(metrics["epoch"]), float(metrics[self.metric])
+        live.curve[epoch] = value
+        if live.stopped_early or not self.rule.applies(epoch, self.total_epochs):
+            return False
+        peers = dict(self.peers)
+        peers.update({n: (t.energy_bound_mj, t.curve) for n, t in self.live.items()})
+        rivals = [(curve[epoch], energy) for n, (energy, curve) in peers.items() if n != number and epoch in curve]
+        live.stopped_early = self.rule.should_stop(value, live.energy_bound_mj, rivals)
+        return live.stopped_early
+
+    # ---- telling --------------------------------------------------------------------------------
+    def note_run(self, number: int, run_id: str) -> None:
+        """The MLflow run of live trial `number` (stored so a resume finds it again)."""
+        live = self.live[number]
+        live.record.mlflow_run_id = run_id
+        live.trial.set_user_attr("mlflow_run_id", run_id)
+
+    def note_checkpoint(self, number: int, checkpoint: str) -> None:
+        """Where live trial `number`'s latest epoch checkpoint was persisted."""
+        live = self.live.get(number)
+        if live is not None and checkpoint != live.record.checkpoint:
+            live.record.checkpoint = checkpoint
+            live.trial.set_user_attr("checkpoint", checkpoint)
+
+    def finish(self, number: int, outcome: Outcome) -> None:
+        """Tell Optuna how trained trial `number` ended (COMPLETE, PRUNED or FAIL); resolve its repeats."""
+        from optuna.trial import TrialState
+
+        live = self.live.pop(number)
+        record = live.record
+        record.metrics = {k: v for k, v in outcome.metrics.items() if v is None or isinstance(v, (bool, int, float, str))}
+        record.curve = {str(k): v for k, v in sorted(live.curve.items())}
+        record.error = outcome.error
+        if outcome.state == "PRUNED":
+            record.stopped_at_epoch = max(live.curve) if live.curve else 0
+        TrialRecord(metrics=record.metrics, curve=record.curve, error=record.error,
+                    stopped_at_epoch=record.stopped_at_epoch).write(live.trial)
+        values = outcome.values(self.study.metric_names)
+        if values is not None:
+            self.optuna.tell(live.trial, values)
+        else:
+            self.optuna.tell(live.trial, state=TrialState[outcome.state])
+        self._remember(number, outcome.state, values, record)
+        for repeat in self.waiting_repeats.pop(live.key, []):
+            self._tell_repeat(repeat, live.key, number)
+
+    def interrupt(self, number: int, reason: str) -> None:
+        """A live trial that will not finish in this run: FAIL it and queue a retry with the same
+        parameters (it continues from its checkpoint, into the same MLflow run, next time)."""
+        from optuna.trial import TrialState
+
+        live = self.live.pop(number, None)
+        if live is None:
+            return
+        live.trial.set_user_attr("error", reason)
+        self.optuna.tell(live.trial, state=TrialState.FAIL)
+        self.optuna.enqueue_trial(live.params, user_attrs=retry_attrs(live.number, live.record))
+        for repeat in self.waiting_repeats.pop(live.key, []):
+            self.optuna.tell(repeat, state=TrialState.FAIL)
+
+    def interrupt_waiting_repeats(self) -> None:
+        from optuna.trial import TrialState
+
+        for repeats in self.waiting_repeats.values():
+            for repeat in repeats:
+                self.optuna.tell(repeat, state=TrialState.FAIL)
+        self.waiting_repeats.clear()
+
+
+def _model_cost(cfg: Any) -> tuple[int, float]:
+    from space.cost import model_cost
+
+    c = model_cost(cfg, energy=True)
+    return c.params, float(c.energy_mj)

@@ -1,0 +1,40 @@
+"""Where a search keeps its records: the Optuna storage and the MLflow tracking store, by URL."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Optional
+
+
+def sqlite_path(url: str) -> Optional[Path]:
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+
+
+def default_sqlite(workdir: Path, name: str) -> str:
+    return f"sqlite:///{(workdir / name).resolve()}"
+
+
+def default_tracking_uri(workdir: Path) -> str:
+    """MLFLOW_TRACKING_URI if set, else `sqlite:///mlflow.db` in the working directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_sqlite(workdir, "mlflow.db")
+
+
+def experiment_url(server: str, experiment_id: str) -> str:
+    """The study's page in the MLflow UI, in its model-training view: MLflow 3.x opens every
+    experiment in its GenAI view (traces, no runs in sight) unless the address asks for the other."""
+    return f"{server.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
+def ui_command(tracking_uri: str, workdir: Path, experiment_id: str) -> str:
+    """How to open the study in the MLflow UI on this tracking store."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {experiment_url(tracking_uri, experiment_id)}"
+    uri = "sqlite:///mlflow.db" if tracking_uri == default_sqlite(workdir, "mlflow.db") else tracking_uri
+    return f"mlflow ui --backend-store-uri {uri}, then open {experiment_url('http://127.0.0.1:5000', experiment_id)}"
+
+
+def redact(url: str) -> str:
+    """`url` with the password of its user info masked: `postgresql://me:***@db/optuna`. For every
+    place a store URL is shown or kept (errors, the terminal, MLflow tags, exported files)."""
+    return re.sub(r"(?<=://)([^/@:\s]*):[^/@\s]*@", r"\1:***@", str(url))
