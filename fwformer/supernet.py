@@ -1,0 +1,284 @@
+"""A weight-sharing supernet over per-block mixers and T, for single-path one-shot search.
+
+Single-path one-shot NAS (Guo et al., "Single Path One-Shot Neural Architecture Search with
+Uniform Sampling", ECCV 2020, "SPOS"): one network holds every candidate of every choice; each
+training step trains one path drawn at random; afterwards a sub-network is evaluated with the
+weights it inherits, after re-estimating its BatchNorm statistics on a few training batches.
+
+Here every block holds every candidate mixer of its block (each with its own parameters; a
+hybrid `a+b` is a candidate of its own, sharing nothing with `a` or `b`); the patch splitter, the
+blocks' MLPs and the head are shared by all paths. T is elastic: every layer is applied to each
+timestep alike, so the same weights run at any T (a static image is repeated T times, the head
+averages over T).
+
+A path (`Choice`: one mixer per block and a T) is active at a time:
+- pinned (`pin(choice)`, or `with supernet.use(choice):`), every forward runs that sub-network,
+  which computes exactly what a stand-alone `SpikingTransformer` of `config_of(choice)` computes
+  when loaded with `subnet_state_dict(choice)` (`extract(choice)` does both; tested);
+- unpinned in training mode, every forward draws the next path from `PathSampler` as a pure
+  function of (seed, step); the step count is saved with the weights (`get_extra_state`), so a
+  resumed training continues the same sequence of paths;
+- unpinned in eval mode (a training loop's validation, its energy and latency figures), every
+  forward draws from a second stream that restarts whenever the model enters eval mode, so each
+  validation pass sees the same random paths: a monitor of the supernet, not a sub-network's score.
+
+`recalibrate_batchnorm(model, batches)` re-estimates the statistics of the BatchNorms that run.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+import re
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Optional, Sequence
+
+import torch
+from torch import nn
+
+from fwformer.config import Config, validate
+from fwformer.errors import ConfigError
+from fwformer.mixers import create_mixer
+from fwformer.model import (Block, SpikingMLP, SpikingTransformer, attention_options, build_model,
+                            init_reference_weights)
+from fwformer.sps import SpikingPatchSplitting
+
+SAMPLING = ("uniform", "balanced")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One sub-network: the mixer of every block and the number of timesteps."""
+
+    mixers: tuple[str, ...]
+    T: int
+
+
+class PathSampler:
+    """The path of training step `step`, a pure function of (seed, step).
+
+    `uniform` (SPOS): every block's mixer and T drawn uniformly and independently at every step.
+    `balanced`: each choice (every block, and T) walks through a fresh random permutation of its
+    candidates, so within every aligned run of m steps (m its number of candidates) each candidate
+    is drawn exactly once: FairNAS's count fairness (Chu et al., ICCV 2021) without its gradient
+    accumulation over the m paths (one path per optimizer step, as SPOS).
+    """
+
+    def __init__(self, block_choices: Sequence[Sequence[str]], T_choices: Sequence[int], *,
+                 scheme: str = "uniform", seed: int = 0):
+        if scheme not in SAMPLING:
+            raise ConfigError(f"supernet sampling must be one of: {', '.join(SAMPLING)}, but got '{scheme}'")
+        self.blocks = [tuple(c) for c in block_choices]
+        self.T = tuple(T_choices)
+        self.scheme = scheme
+        self.seed = int(seed)
+
+    def __call__(self, step: int) -> Choice:
+        dims = [*self.blocks, self.T]
+        if self.scheme == "uniform":
+            rng = random.Random(f"{self.seed}:{step}")
+            picks = [rng.randrange(len(d)) for d in dims]
+        else:
+            picks = [self._balanced(i, len(d), step) for i, d in enumerate(dims)]
+        return Choice(tuple(d[p] for d, p in zip(self.blocks, picks)), self.T[picks[-1]])
+
+    def _balanced(self, dim: int, m: int, step: int) -> int:
+        order = list(range(m))
+        random.Random(f"{self.seed}:{dim}:{step // m}").shuffle(order)
+        return order[step % m]
+
+
+class SuperBlock(nn.Module):
+    """A block with every candidate mixer (`mixers[i]` is `names[i]`) and one shared MLP."""
+
+    def __init__(self, names: Sequence[str], mixers: Sequence[nn.Module], mlp: nn.Module):
+        super().__init__()
+        self.names = list(names)
+        self.mixers = nn.ModuleList(mixers)
+        self.mlp = mlp
+        self.active = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # the same two residual steps as `Block`
+        x = x + self.mixers[self.active](x)
+        return x + self.mlp(x)
+
+
+class Supernet(nn.Module):
+    def __init__(self, base: Config, block_choices: Sequence[Sequence[str]], T_choices: Sequence[int], *,
+                 sampling: str = "uniform", seed: int = 0):
+        super().__init__()
+        block_choices = [list(dict.fromkeys(c)) for c in block_choices]
+        if not block_choices or any(not c for c in block_choices) or not T_choices:
+            raise ConfigError("a supernet needs at least one block, one mixer per block and one T")
+        self.base = dataclasses.replace(base, depth=len(block_choices), mixers=[c[0] for c in block_choices],
+                                        T=max(T_choices))
+        validate(self.base)
+        cfg = self.base
+        neuron = dict(tau=cfg.tau, surrogate_alpha=cfg.surrogate_alpha)
+        self.sps = SpikingPatchSplitting(cfg.in_channels, cfg.embed_dim, cfg.sps_stages, cfg.sps_pools, **neuron)
+        attention = attention_options(cfg)
+        self.blocks = nn.ModuleList(
+            SuperBlock(names, [create_mixer(n, dim=cfg.embed_dim, grid=cfg.grid, num_heads=cfg.num_heads,
+                                            attention=attention, **neuron) for n in names],
+                       SpikingMLP(cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio), **neuron))
+            for names in block_choices
+        )
+        self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
+        self.apply(init_reference_weights)
+        self.T_choices = sorted(dict.fromkeys(int(t) for t in T_choices))
+        self.sampler = PathSampler(block_choices, self.T_choices, scheme=sampling, seed=seed)
+        self.eval_sampler = PathSampler(block_choices, self.T_choices, scheme="uniform", seed=seed + 1)
+        self.steps = 0  # training forwards that drew a path (saved as extra state)
+        self._eval_steps = 0
+        self.pinned: Optional[Choice] = None
+        self.current = Choice(tuple(cfg.mixers), cfg.T)
+
+    # ---- choosing the path ----------------------------------------------------------------------
+    @property
+    def block_choices(self) -> list[list[str]]:
+        return [list(b.names) for b in self.blocks]
+
+    def check_choice(self, choice: Choice) -> None:
+        if len(choice.mixers) != len(self.blocks):
+            raise ConfigError(f"a choice needs {len(self.blocks)} mixers, one per block, but got {list(choice.mixers)}")
+        for i, (name, block) in enumerate(zip(choice.mixers, self.blocks)):
+            if name not in block.names:
+                raise ConfigError(f"mixer '{name}' is not a candidate of block {i}; the supernet holds: "
+                                  f"{', '.join(block.names)}")
+        if choice.T not in self.T_choices:
+            raise ConfigError(f"T={choice.T} is not a choice of the supernet; it runs T in {self.T_choices}")
+
+    def _activate(self, choice: Choice) -> None:
+        for name, block in zip(choice.mixers, self.blocks):
+            block.active = block.names.index(name)
+        self.current = choice
+
+    def pin(self, choice: Optional[Choice]) -> None:
+        """Run `choice` on every forward from now on (None: sample again)."""
+        if choice is not None:
+            self.check_choice(choice)
+            self._activate(choice)
+        self.pinned = choice
+
+    @contextlib.contextmanager
+    def use(self, choice: Choice) -> Iterator["Supernet"]:
+        previous = self.pinned
+        self.pin(choice)
+        try:
+            yield self
+        finally:
+            self.pin(previous)
+
+    def train(self, mode: bool = True) -> "Supernet":
+        if not mode:
+            self._eval_steps = 0  # every validation pass sees the same sequence of paths
+        return super().train(mode)
+
+    def get_extra_state(self) -> dict:
+        return {"steps": int(self.steps)}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.steps = int(state["steps"])
+
+    # ---- running ----------------------------------------------------------------------------------
+    @property
+    def cfg(self) -> Config:
+        """The config of the active sub-network (what the energy meter and a stand-alone model read)."""
+        return self.config_of(self.current)
+
+    @property
+    def T(self) -> int:
+        return self.current.T
+
+    def config_of(self, choice: Choice) -> Config:
+        return dataclasses.replace(self.base, mixers=list(choice.mixers), T=int(choice.T))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pinned is None:
+            if self.training:
+                self._activate(self.sampler(self.steps))
+                self.steps += 1
+            else:
+                self._activate(self.eval_sampler(self._eval_steps))
+                self._eval_steps += 1
+        x = self.sps(SpikingTransformer.to_time_major(self, x))  # [T, B, N, D]
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x.mean(dim=2).mean(dim=0))  # tokens, then time -> [B, classes]
+
+    # ---- sub-networks as stand-alone models ---------------------------------------------------------
+    def subnet_state_dict(self, choice: Choice) -> dict[str, torch.Tensor]:
+        """The weights (and BN statistics) of `choice`, under a stand-alone model's names."""
+        self.check_choice(choice)
+        index = {i: block.names.index(name) for i, (name, block) in enumerate(zip(choice.mixers, self.blocks))}
+        pattern = re.compile(r"^blocks\.(\d+)\.mixers\.(\d+)\.(.*)$")
+        out = {}
+        for key, value in self.state_dict().items():
+            if key.endswith("_extra_state"):
+                continue
+            m = pattern.match(key)
+            if m is None:
+                out[key] = value
+            elif int(m.group(2)) == index[int(m.group(1))]:
+                out[f"blocks.{m.group(1)}.mixer.{m.group(3)}"] = value
+        return out
+
+    def extract(self, choice: Choice) -> SpikingTransformer:
+        """A stand-alone model of `choice` holding the supernet's weights (copies, on the same device)."""
+        param = next(self.parameters())
+        with torch.device(param.device):
+            model = build_model(self.config_of(choice))
+        model.load_state_dict({k: v.clone() for k, v in self.subnet_state_dict(choice).items()})
+        return model
+
+    def path_parameters(self, choice: Choice) -> int:
+        """Parameters of the sub-network `choice` (what `count_parameters` gives its stand-alone model)."""
+        names = {n for n, _ in self.named_parameters()}
+        return sum(v.numel() for k, v in self.state_dict().items() if k in names and self._on_path(k, choice))
+
+    def _on_path(self, key: str, choice: Choice) -> bool:
+        m = re.match(r"^blocks\.(\d+)\.mixers\.(\d+)\.", key)
+        return m is None or self.blocks[int(m.group(1))].names[int(m.group(2))] == choice.mixers[int(m.group(1))]
+
+
+# ---- BatchNorm recalibration -------------------------------------------------------------------------
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
+    """Re-estimate the running mean and variance of every BatchNorm that runs on `batches` (inputs),
+    as SPOS does before it scores a sub-network: the statistics are reset, then set to the plain
+    average over the batches (momentum None). Only BatchNorms compute in training mode; every
+    other module runs in eval mode, and neuron state is reset after each batch. Nothing but BN
+    statistics changes; BatchNorms that do not run keep theirs. Returns the number of batches."""
+    from fwformer.engine import reset_state
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    modes = {m: m.training for m in model.modules()}
+    momenta = {bn: bn.momentum for bn in norms}
+    seen: set = set()
+
+    def first_use(bn: nn.Module, inputs) -> None:
+        if bn not in seen:
+            seen.add(bn)
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average over the batches
+
+    handles = [bn.register_forward_pre_hook(first_use) for bn in norms]
+    n = 0
+    try:
+        model.eval()
+        for bn in norms:
+            bn.train()
+        for x in batches:
+            model(x)
+            reset_state(model)
+            n += 1
+    finally:
+        for h in handles:
+            h.remove()
+        for bn, momentum in momenta.items():
+            bn.momentum = momentum
+        for module, mode in modes.items():
+            module.training = mode
+    if n == 0:
+        raise ValueError("recalibrate_batchnorm got no batches")
+    return n

@@ -1,0 +1,124 @@
+"""Supernet training (resume gives the uninterrupted run's weights), reuse checks, the candidate
+loop (budget of distinct sub-networks, stop and resume) and the choice of the k to confirm."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fwformer.errors import ConfigError
+from supernet_study import Stop, write_study
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    from search.study import load_study
+
+    return load_study(write_study(tmp_path_factory.mktemp("study")))
+
+
+def test_resumed_supernet_training_ends_with_the_uninterrupted_runs_weights_and_paths(study, tmp_path):
+    from fwformer.checkpoint import load_checkpoint
+    from fwformer.data import build_datasets
+    from search.supernet.training import train_supernet, training_config
+
+    cfg = training_config(study)
+    datasets = build_datasets(cfg)
+    train_supernet(cfg, tmp_path / "straight", report=lambda m: False, datasets=datasets)
+    train_supernet(cfg, tmp_path / "resumed", report=lambda m: m["epoch"] == 1, datasets=datasets)  # stops
+    assert load_checkpoint(tmp_path / "resumed")["epoch"] == 1
+    train_supernet(cfg, tmp_path / "resumed", report=lambda m: False, datasets=datasets)
+    a, b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "resumed")
+    assert a["epoch"] == b["epoch"] == 2
+    assert a["model"]["_extra_state"] == b["model"]["_extra_state"] == {"steps": 2 * 3}
+    for key, value in a["model"].items():
+        if torch.is_tensor(value):
+            assert torch.equal(value, b["model"][key]), key
+    # A supernet over another space cannot continue this checkpoint.
+    other = training_config(study)
+    other.provenance = {"supernet": {**other.provenance["supernet"], "T": [1]}}
+    with pytest.raises(ConfigError, match=r"cannot resume .*provenance\.supernet\.T"):
+        train_supernet(other, tmp_path / "resumed", report=lambda m: False, datasets=datasets)
+
+
+def test_reuse_needs_a_finished_supernet_of_the_same_space_model_and_data(study, tmp_path):
+    from search.study import load_study
+    from search.supernet.training import check_reusable, train_supernet, training_config
+
+    with pytest.raises(ConfigError, match="no supernet checkpoint at"):
+        check_reusable(tmp_path / "none", study)
+    folder = tmp_path / "sn"
+    train_supernet(training_config(study), folder, report=lambda m: m["epoch"] == 1)
+    with pytest.raises(ConfigError, match="has trained 1 of 2 epochs"):
+        check_reusable(folder, study)
+    train_supernet(training_config(study), folder, report=lambda m: False)
+    check_reusable(folder, study)  # finished, same space: fine
+    path = write_study(tmp_path, "other")
+    with pytest.raises(ConfigError, match=r"trained over T \[1, 2\], but the study's space has \[1\]"):
+        load_study(path, ["space.T=[1]", f"search.supernet.checkpoint={folder}"])
+    with pytest.raises(ConfigError, match="another embed_dim"):
+        load_study(path, ["arch.embed_dim=16", f"search.supernet.checkpoint={folder}"])
+    reused = load_study(path, ["search.sampler=random", "search.seed=3", f"search.supernet.checkpoint={folder}",
+                               "search.supernet.sampling=balanced", "train.lr=0.01"])
+    assert reused.search.supernet.checkpoint == str(folder)
+
+
+@pytest.mark.parametrize("override, match", [
+    ("space.embed_dim=[16,32]", "shares weights over mixers and T only, but space.embed_dim"),
+    ("objectives=[{metric: val_acc, direction: maximize}, {metric: train_time_s, direction: minimize}]",
+     "objective 'train_time_s' cannot be scored"),
+    ("search.supernet.confirm=0", "search.supernet.confirm must be >= 1"),
+    ("search.supernet.candidates=1", r"candidates must be >= search.supernet.confirm=2"),
+    ("search.supernet.sampling=fair", "sampling must be one of: uniform, balanced"),
+    ("search.strategy=one-shot", "search.strategy must be one of: trials, supernet"),
+])
+def test_a_study_the_supernet_cannot_run_is_one_clear_error(tmp_path, override, match):
+    from search.study import load_study
+
+    with pytest.raises(ConfigError, match=match):
+        load_study(write_study(tmp_path), [override])
+
+
+def test_candidates_count_distinct_subnetworks_and_resume_after_a_stop(study, tmp_path):
+    import optuna
+
+    from search.samplers import make_sampler
+    from search.supernet.candidates import fail_running, open_candidates, scored, search_candidates
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    cstudy = open_candidates(storage, study, sampler_of=lambda n: make_sampler("random", seed=n))
+    stop, calls = Stop(), []
+
+    def score(choice) -> dict:  # a pure function of the architecture, so repeats are recognisable
+        calls.append(choice)
+        if len(calls) == 3:
+            stop.set = True
+        return {"val_acc": 0.1 * len(set(choice.mixers)) + 0.01 * choice.T, "energy_mj": 1.0 + choice.T}
+
+    logged = []
+    assert not search_candidates(cstudy, study, score, budget=8, on_scored=lambda t, r, k: logged.append(k), stop=stop)
+    assert len(scored(cstudy)) == len(logged) == 3
+    cstudy.ask()  # a candidate a killed driver left running
+    assert fail_running(cstudy) == 1
+    cstudy = open_candidates(storage, study, sampler_of=lambda n: make_sampler("random", seed=n))
+    assert search_candidates(cstudy, study, score, budget=8, on_scored=lambda t, r, k: logged.append(k), stop=Stop())
+    keys = [t.user_attrs["canonical_key"] for t in scored(cstudy)]
+    assert len(keys) == len(set(keys)) == 8 == len(calls) == len(logged), "every sub-network scored once"
+    repeats = [t for t in cstudy.get_trials(deepcopy=False) if t.user_attrs.get("kind") == "repeat"]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in repeats)
+
+
+def test_the_k_chosen_maximise_the_hypervolume_then_fill_from_the_next_layer():
+    from search.supernet.confirm import choose, layers
+
+    directions, reference = ["maximize", "minimize"], [0.0, 2.0]
+    front = [[0.9, 1.0], [0.8, 0.5], [0.7, 0.2]]
+    dominated = [[0.85, 1.1], [0.6, 0.6]]
+    points = front + dominated
+    assert [sorted(map(int, layer)) for layer in layers(np.array(points), directions)] == [[0, 1, 2], [3, 4]]
+    # Alone, (0.7, 0.2) dominates the most (0.7 x 1.8); then (0.9, 1.0) adds more than (0.8, 0.5).
+    assert choose(points, directions, reference, 2) == [2, 0]
+    assert choose(points, directions, reference, 3) == [2, 0, 1]
+    # Then the front of the rest: (0.6, 0.6) alone dominates 0.84, (0.85, 1.1) 0.765.
+    assert choose(points, directions, reference, 4) == [2, 0, 1, 4]
+    assert sorted(choose(points, directions, reference, 9)) == [0, 1, 2, 3, 4]
