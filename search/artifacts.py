@@ -1,22 +1,23 @@
-"""The end of a study execution: the front as a table on the terminal, and on the parent run the
-plot (PNG, HTML), the CSV and the knee's exported config, all from one `Front`."""
+"""The end of a study execution: the front as a table on the terminal, and the plot (PNG, HTML), the
+CSV and the knee's exported config, all from one `Front`, in `ray_results/STUDY/front/` and on the
+parent run."""
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from search.front import Front
 
 
-def write_front_artifacts(front: Front, *, study_name: str, storage: str, tracker: Any, progress: Any,
+def write_front_artifacts(front: Front, *, study_name: str, storage: str, folder: Path, log: Any, progress: Any,
                           finished: int) -> None:
+    """Write the files into `folder` (kept: they are the study's too) and queue them for the parent run."""
     progress.front(front.rows())
     if not front.trials:
         return
-    out = Path(tempfile.mkdtemp(prefix="fwformer-front-"))
+    out = folder
+    out.mkdir(parents=True, exist_ok=True)
     try:
         from search.plots import front_csv, plot_front
 
@@ -28,9 +29,7 @@ def write_front_artifacts(front: Front, *, study_name: str, storage: str, tracke
 
             export_architecture(study_name, "knee", out / "knee.yaml", storage=storage, force=True)
             files.append(out / "knee.yaml")
-        tracker.log_parent_artifacts(files)
-        tracker.log_parent_metrics({"front_size": float(len(front)), "trials_finished": float(finished)}, step=finished)
+        log.parent_artifacts(files)
+        log.parent_metrics({"front_size": float(len(front)), "trials_finished": float(finished)}, step=finished)
     except Exception as err:  # noqa: BLE001 - the study's records are already safe in Optuna and MLflow
         print(f"warning: could not write the front artifacts: {type(err).__name__}: {err}", file=sys.stderr)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)

@@ -52,3 +52,33 @@ def dominated_at_fidelity(acc: float, energy: float, peers: Sequence[tuple[float
     if len(rivals) < min_trials:
         return False
     return acc < float(np.percentile(rivals, percentile))
+
+
+class Fidelity:
+    """Every trial's early-stopping metric at every epoch (live and finished), and the rule on them.
+
+    Each trial is known by its energy bound: only trials that cost no more are its rivals."""
+
+    def __init__(self, rule: EarlyStopRule, metric: str, total_epochs: int):
+        self.rule = rule
+        self.metric = metric
+        self.total_epochs = total_epochs
+        self.curves: dict[int, tuple[float, dict[int, float]]] = {}  # trial -> (energy bound, {epoch: value})
+
+    def add(self, number: int, energy_bound: float, curve: dict | None = None) -> None:
+        self.curves[number] = (float(energy_bound), {int(k): float(v) for k, v in (curve or {}).items()})
+
+    def curve(self, number: int) -> dict[int, float]:
+        return self.curves.get(number, (0.0, {}))[1]
+
+    def record(self, number: int, metrics: dict) -> bool:
+        """Note trial `number`'s epoch result; True when the rule stops it at this epoch."""
+        if number not in self.curves or "epoch" not in metrics or self.metric not in metrics:
+            return False
+        energy, curve = self.curves[number]
+        epoch, value = int(metrics["epoch"]), float(metrics[self.metric])
+        curve[epoch] = value
+        if not self.rule.applies(epoch, self.total_epochs):
+            return False
+        rivals = [(c[epoch], e) for n, (e, c) in self.curves.items() if n != number and epoch in c]
+        return self.rule.should_stop(value, energy, rivals)

@@ -20,6 +20,10 @@ RAY_ENV = {
     "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0",
     "TUNE_RESULT_BUFFER_LENGTH": "1",  # one epoch per result: early stopping acts on time
 }
+#: MLflow's own HTTP retries last minutes (7 retries, backoff 2) and block the driver meanwhile; a
+#: write that fails fast is kept by `search.outbox` and retried there, without stopping the search.
+MLFLOW_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+              "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
 def prepare_environment(address: Optional[str]) -> None:
@@ -29,7 +33,7 @@ def prepare_environment(address: Optional[str]) -> None:
     A Ray this driver starts, or a cluster on this machine's loopback address, is kept on 127.0.0.1:
     Ray otherwise advertises (and binds) the machine's interface address, reachable from outside.
     """
-    for key, value in RAY_ENV.items():
+    for key, value in {**RAY_ENV, **MLFLOW_ENV}.items():
         os.environ.setdefault(key, value)
     if address is None or is_loopback(address):
         os.environ.setdefault(LOOPBACK_ENV, "0")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import math
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +27,8 @@ from typing import Any, Optional, Sequence, Union
 from fwformer.errors import ConfigError, closest, exit_on_user_error
 from search.front import Front, Objectives, parse_pick
 from search.records import TrialRecord
-from search.stores import sqlite_path
+from search.services import check_creatable
+from search.stores import redact, sqlite_path
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 
@@ -37,7 +37,7 @@ def _check_storage(storage: str) -> None:
     path = sqlite_path(storage)
     if path is not None:
         if not path.is_file():
-            raise ConfigError(f"no Optuna storage at '{storage}' ({path} does not exist); run the study first "
+            raise ConfigError(f"no Optuna storage at '{redact(storage)}' ({path} does not exist); run the study first "
                               f"or pass --storage")
 
 
@@ -48,9 +48,9 @@ def _load_study(study_name: str, storage: str):
     try:
         names = optuna.get_all_study_names(storage=storage)
     except Exception as err:
-        raise ConfigError(f"cannot open Optuna storage '{storage}': {str(err).splitlines()[0]}") from None
+        raise ConfigError(f"cannot open Optuna storage '{redact(storage)}': {str(err).splitlines()[0]}") from None
     if study_name not in names:
-        raise ConfigError(f"unknown study '{study_name}'{closest(study_name, names)} in storage '{storage}'; "
+        raise ConfigError(f"unknown study '{study_name}'{closest(study_name, names)} in storage '{redact(storage)}'; "
                           f"it holds: {', '.join(sorted(names)) or '(no studies)'}")
     return optuna.load_study(study_name=study_name, storage=storage)
 
@@ -95,10 +95,6 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def _safe_storage(storage: str) -> str:
-    return re.sub(r"//[^/@]*@", "//***@", storage)  # no credentials in a file that gets shared
-
-
 def export_architecture(study_name: str, pick: Optional[str] = "knee", out: Union[str, Path] = "best.yaml", *,
                         storage: str = DEFAULT_STORAGE, trial: Optional[int] = None, force: bool = False) -> dict:
     """Write the picked trial's config with provenance to `out`; returns the provenance plus `path`.
@@ -112,6 +108,7 @@ def export_architecture(study_name: str, pick: Optional[str] = "knee", out: Unio
     out = Path(out)
     if out.exists() and not force:
         raise ConfigError(f"'{out}' exists; pass --force to overwrite it")
+    check_creatable(out, "--out")
     study = _load_study(study_name, storage)
     objectives = study_objectives(study)
     front = Front.of_study(study, objectives)
@@ -154,7 +151,7 @@ def export_architecture(study_name: str, pick: Optional[str] = "knee", out: Unio
         "metrics": _plain(record.metrics or {}),
         "params": _plain(dict(chosen.params)),
         "code_version": code_version(),
-        "storage": _safe_storage(storage),
+        "storage": redact(storage),  # no credentials in a file that gets shared
         "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     cfg.provenance = _plain(provenance)

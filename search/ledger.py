@@ -15,64 +15,37 @@ storage on resume, so the Optuna storage stays the single source of truth.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from search.early_stop import EarlyStopRule
+from search import checkpoints
+from search.early_stop import EarlyStopRule, Fidelity
 from search.outcome import Outcome
-from search.records import INFEASIBLE, REPEAT, TRAINED, TrialRecord, interrupted_numbers, retry_attrs
+from search.records import (INFEASIBLE, REPEAT, TRAINED, LiveTrial, Result, TrialRecord, interrupted_numbers,
+                            model_cost, retry_attrs)
 
 #: How many proposals in a row may be repeats or infeasible before the space counts as exhausted.
 MAX_REPEATS = 200
 _FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 
 
-@dataclass
-class LiveTrial:
-    trial: Any  # the optuna.trial.Trial this ledger asked for
-    key: str
-    config: dict  # the resolved fwformer config
-    energy_bound_mj: float
-    record: TrialRecord
-    curve: dict = field(default_factory=dict)  # epoch -> early-stopping metric
-    stopped_early: bool = False
-
-    @property
-    def number(self) -> int:
-        return self.trial.number
-
-    @property
-    def params(self) -> dict:
-        return dict(self.trial.params)
-
-
-@dataclass
-class Result:
-    """What a finished training left: enough to tell a repeat the same outcome."""
-
-    state: str
-    values: Optional[list]
-    record: TrialRecord
-
-
 class StudyLedger:
-    def __init__(self, study: Any, optuna_study: Any, *, trial_dir: Callable[[int], str],
-                 num_threads: Optional[int] = None, cost: Optional[Callable[[Any], tuple[int, float]]] = None):
+    def __init__(self, study: Any, optuna_study: Any, *, num_threads: Optional[int] = None,
+                 cost: Optional[Callable[[Any], tuple[int, float]]] = None,
+                 checkpoint_exists: Optional[Callable[[str], bool]] = None, say: Callable[[str], None] = print):
         self.study = study
         self.optuna = optuna_study
-        self.rule = EarlyStopRule.from_study(study)
-        self.metric = study.search.early_stop.metric
-        self.total_epochs = int(study.base.train.epochs)
+        self.fidelity = Fidelity(EarlyStopRule.from_study(study), study.search.early_stop.metric,
+                                 int(study.base.train.epochs))
         self.budget = int(study.search.trials)
         self.distributions = study.space.distributions()
-        self.trial_dir = trial_dir
         self.num_threads = num_threads
-        self.cost = cost or _model_cost
+        self.cost = cost or model_cost
+        self.checkpoint_exists = checkpoint_exists or checkpoints.exists
+        self.say = say
         self.live: dict[int, LiveTrial] = {}
         self.waiting_repeats: dict[str, list[Any]] = {}  # key of a live trial -> repeat Trials
         self.results: dict[str, int] = {}  # canonical key -> the trained trial holding its outcome
         self.finished_results: dict[int, Result] = {}
-        self.peers: dict[int, tuple[float, dict]] = {}  # trial -> (energy bound, {epoch: metric})
         self.counts = {state: 0 for state in _FINISHED}
         self.exhausted = False
         self._costs: dict[str, tuple[int, float]] = {}
@@ -83,7 +56,8 @@ class StudyLedger:
         interrupted = interrupted_numbers(trials)
         for t in trials:
             record = TrialRecord.of(t)
-            if not record.trained or t.state.name not in _FINISHED or t.number in interrupted:
+            if not record.trained or t.state.name not in _FINISHED or t.number in interrupted \
+                    or t.user_attrs.get("infrastructure"):
                 continue
             self._remember(t.number, t.state.name, t.values, record)
 
@@ -91,9 +65,8 @@ class StudyLedger:
         self.counts[state] += 1
         self.results.setdefault(record.canonical_key or "", number)
         self.finished_results[number] = Result(state, list(values) if values else None, record)
-        curve = {int(k): float(v) for k, v in (record.curve or {}).items()}
         if record.energy_bound_mj is not None:
-            self.peers[number] = (float(record.energy_bound_mj), curve)
+            self.fidelity.add(number, record.energy_bound_mj, record.curve)
 
     # ---- counting -------------------------------------------------------------------------------
     @property
@@ -141,16 +114,20 @@ class StudyLedger:
         record = TrialRecord(kind=TRAINED, canonical_key=key, config=config, seed=int(cfg.train.seed),
                              energy_bound_mj=energy_bound, param_count=param_count)
         record.write(trial)
-        for name in ("requeued_from", "retry_of", "mlflow_run_id", "checkpoint"):
+        for name in ("requeued_from", "retry_of", "mlflow_run_id", "checkpoint", "infra_failures"):
             setattr(record, name, getattr(queued, name))
+        if record.checkpoint and not self.checkpoint_exists(record.checkpoint):
+            # Training starts again at epoch 1, into a new MLflow run: the old run's epochs are not repeated.
+            self.say(f"trial {trial.number} (retry of {record.retry_of}): its checkpoint {record.checkpoint} is "
+                     f"gone; it trains again from epoch 1 in a new MLflow run")
+            record.checkpoint = record.mlflow_run_id = None
+            trial.set_user_attr("checkpoint_lost", True)
         self.live[trial.number] = LiveTrial(trial, key, config, energy_bound, record)
-        root = record.lineage if record.lineage is not None else trial.number
+        self.fidelity.add(trial.number, energy_bound)
         return {
             "number": trial.number,
             "config": config,
             "energy_bound_mj": energy_bound,
-            "out_dir": self.trial_dir(root),
-            "resume": record.retry_of is not None,
             "checkpoint": record.checkpoint,
             # Torch threads = the trial's CPUs unless the study fixed train.num_threads; kept out of the
             # stored config, so an exported architecture trains with the machine's default.
@@ -174,24 +151,19 @@ class StudyLedger:
     def record_epoch(self, number: int, metrics: dict) -> bool:
         """Note a trial's epoch result; True when the early-stopping rule stops it here."""
         live = self.live.get(number)
-        if live is None or "epoch" not in metrics or self.metric not in metrics:
+        if live is None or live.stopped_early:
             return False
-        epoch, value = int(metrics["epoch"]), float(metrics[self.metric])
-        live.curve[epoch] = value
-        if live.stopped_early or not self.rule.applies(epoch, self.total_epochs):
-            return False
-        peers = dict(self.peers)
-        peers.update({n: (t.energy_bound_mj, t.curve) for n, t in self.live.items()})
-        rivals = [(curve[epoch], energy) for n, (energy, curve) in peers.items() if n != number and epoch in curve]
-        live.stopped_early = self.rule.should_stop(value, live.energy_bound_mj, rivals)
+        live.stopped_early = self.fidelity.record(number, metrics)
         return live.stopped_early
 
     # ---- telling --------------------------------------------------------------------------------
     def note_run(self, number: int, run_id: str) -> None:
-        """The MLflow run of live trial `number` (stored so a resume finds it again)."""
-        live = self.live[number]
-        live.record.mlflow_run_id = run_id
-        live.trial.set_user_attr("mlflow_run_id", run_id)
+        """The MLflow run of trial `number`, kept with it while it is live (a run created after the trial
+        ended, tracking having been behind, is found by its `trial` tag instead)."""
+        live = self.live.get(number)
+        if live is not None:
+            live.record.mlflow_run_id = run_id
+            live.trial.set_user_attr("mlflow_run_id", run_id)
 
     def note_checkpoint(self, number: int, checkpoint: str) -> None:
         """Where live trial `number`'s latest epoch checkpoint was persisted."""
@@ -200,6 +172,16 @@ class StudyLedger:
             live.record.checkpoint = checkpoint
             live.trial.set_user_attr("checkpoint", checkpoint)
 
+    def note_infra_failure(self, number: int, cause: str) -> int:
+        """An infrastructure failure of live trial `number` (a lost node, a dead worker) that Ray Tune
+        retries from its checkpoint; returns how many this training has had."""
+        live = self.live.get(number)
+        if live is None:
+            return 0
+        live.record.infra_failures = [*(live.record.infra_failures or []), cause[:300]]
+        live.trial.set_user_attr("infra_failures", live.record.infra_failures)
+        return len(live.record.infra_failures)
+
     def finish(self, number: int, outcome: Outcome) -> None:
         """Tell Optuna how trained trial `number` ended (COMPLETE, PRUNED or FAIL); resolve its repeats."""
         from optuna.trial import TrialState
@@ -207,10 +189,11 @@ class StudyLedger:
         live = self.live.pop(number)
         record = live.record
         record.metrics = {k: v for k, v in outcome.metrics.items() if v is None or isinstance(v, (bool, int, float, str))}
-        record.curve = {str(k): v for k, v in sorted(live.curve.items())}
+        curve = self.fidelity.curve(number)
+        record.curve = {str(k): v for k, v in sorted(curve.items())}
         record.error = outcome.error
         if outcome.state == "PRUNED":
-            record.stopped_at_epoch = max(live.curve) if live.curve else 0
+            record.stopped_at_epoch = max(curve) if curve else 0
         TrialRecord(metrics=record.metrics, curve=record.curve, error=record.error,
                     stopped_at_epoch=record.stopped_at_epoch).write(live.trial)
         values = outcome.values(self.study.metric_names)
@@ -222,31 +205,41 @@ class StudyLedger:
         for repeat in self.waiting_repeats.pop(live.key, []):
             self._tell_repeat(repeat, live.key, number)
 
+    def give_up(self, number: int, reason: str) -> None:
+        """Infrastructure failed a trial more often than Ray may retry it: FAIL it with the cause, but
+        as no outcome of the architecture (not counted, not cached: a later proposal trains it)."""
+        live = self._drop(number)
+        if live is not None:
+            TrialRecord(error=reason, infra_failures=live.record.infra_failures).write(live.trial)
+            live.trial.set_user_attr("infrastructure", True)
+            self.optuna.tell(live.trial, state=_fail())
+
     def interrupt(self, number: int, reason: str) -> None:
         """A live trial that will not finish in this run: FAIL it and queue a retry with the same
         parameters (it continues from its checkpoint, into the same MLflow run, next time)."""
-        from optuna.trial import TrialState
+        live = self._drop(number)
+        if live is not None:
+            live.trial.set_user_attr("error", reason)
+            self.optuna.tell(live.trial, state=_fail())
+            self.optuna.enqueue_trial(live.params, user_attrs=retry_attrs(live.number, live.record))
 
+    def _drop(self, number: int) -> Optional[LiveTrial]:
+        """Forget a live trial that ends without an outcome; its waiting repeats fail with it."""
         live = self.live.pop(number, None)
-        if live is None:
-            return
-        live.trial.set_user_attr("error", reason)
-        self.optuna.tell(live.trial, state=TrialState.FAIL)
-        self.optuna.enqueue_trial(live.params, user_attrs=retry_attrs(live.number, live.record))
-        for repeat in self.waiting_repeats.pop(live.key, []):
-            self.optuna.tell(repeat, state=TrialState.FAIL)
+        if live is not None:
+            self.fidelity.curves.pop(number, None)  # a half curve is nobody's rival
+            for repeat in self.waiting_repeats.pop(live.key, []):
+                self.optuna.tell(repeat, state=_fail())
+        return live
 
     def interrupt_waiting_repeats(self) -> None:
-        from optuna.trial import TrialState
-
         for repeats in self.waiting_repeats.values():
             for repeat in repeats:
-                self.optuna.tell(repeat, state=TrialState.FAIL)
+                self.optuna.tell(repeat, state=_fail())
         self.waiting_repeats.clear()
 
 
-def _model_cost(cfg: Any) -> tuple[int, float]:
-    from space.cost import model_cost
+def _fail() -> Any:
+    from optuna.trial import TrialState
 
-    c = model_cost(cfg, energy=True)
-    return c.params, float(c.energy_mj)
+    return TrialState.FAIL

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from fwformer.errors import ConfigError
-from search.stores import default_sqlite, default_tracking_uri, sqlite_path
+from search.services import check_creatable, check_ray_address, check_storage, check_tracking
+from search.stores import default_sqlite, default_tracking_uri, redact, sqlite_path
 
 SETUP_COMPLETE = "setup_complete"  # Optuna study attribute set once the study's records all exist
 
@@ -31,6 +32,7 @@ class Plan:
     overrides: list = field(default_factory=list)
     resume_command: str = ""
     half_made: bool = False  # a stored study whose setup never completed: deleted and created again
+    storage_path: str = ""  # Ray Tune's storage of trial checkpoints (a shared folder or a URI on a cluster)
 
 
 def stored_studies(storage: str) -> dict[str, dict]:
@@ -46,7 +48,7 @@ def stored_studies(storage: str) -> dict[str, dict]:
         summaries = optuna.get_all_study_summaries(storage=storage, include_best_trial=False)
         return {s.study_name: dict(s.user_attrs) for s in summaries}
     except Exception as err:  # noqa: BLE001 - a bad URL, an unreadable file, a database that is down
-        raise ConfigError(f"cannot open Optuna storage '{storage}': {str(err).splitlines()[0]}") from None
+        raise ConfigError(f"cannot open Optuna storage '{redact(storage)}': {str(err).splitlines()[0]}") from None
 
 
 def absolute_data_paths(cfg: Any, workdir: Path) -> None:
@@ -80,13 +82,18 @@ def prepare(args: Any) -> Plan:
     workdir = Path.cwd().resolve()
     storage = args.storage or default_sqlite(workdir, "optuna.db")
     tracking_uri = args.tracking_uri or default_tracking_uri(workdir)
+    check_storage(storage)
+    check_tracking(tracking_uri)
+    if args.address is not None:
+        check_ray_address(args.address)
+    check_storage_path(args.storage_path, workdir)
     stored = stored_studies(storage)
     half_made = study.name in stored and not stored[study.name].get(SETUP_COMPLETE)
     resume = bool(args.resume) and not half_made
     reference = None
     if resume:
         if study.name not in stored:
-            raise ConfigError(f"cannot resume study '{study.name}': it does not exist in {storage}"
+            raise ConfigError(f"cannot resume study '{study.name}': it does not exist in {redact(storage)}"
                               + (f" (it holds: {', '.join(sorted(stored))})" if stored else "")
                               + "; start it without --resume")
         attrs = stored[study.name]
@@ -100,10 +107,11 @@ def prepare(args: Any) -> Plan:
                               f"{study.directions}; resume it with the same objectives")
         reference = attrs.get("reference_point")
     elif study.name in stored and not half_made:
-        raise ConfigError(f"study '{study.name}' already exists in {storage}; continue it with --resume, "
+        raise ConfigError(f"study '{study.name}' already exists in {redact(storage)}; continue it with --resume, "
                           f"or start a new one under another name (name=NEW_NAME)")
     if args.address is None:
         check_local_resources(study.resources)
+    check_training(study)
     make_sampler(study.search.sampler, seed=study.search.seed, budget=study.search.trials,
                  **dict(study.search.sampler_options or {}))  # bad sampler options fail here, not later
     reference = reference or study.reference_point()
@@ -114,9 +122,34 @@ def prepare(args: Any) -> Plan:
     absolute_data_paths(study.base, workdir)
     threads = max(1, int(study.resources.cpu)) if study.base.train.num_threads is None else None
     command = ["python -m search.run --study", args.study, "--resume",
-               *([f"--storage {args.storage}"] if args.storage else []),
-               *([f"--tracking-uri {args.tracking_uri}"] if args.tracking_uri else [])]
+               *([f"--storage {redact(args.storage)}"] if args.storage else []),
+               *([f"--tracking-uri {redact(args.tracking_uri)}"] if args.tracking_uri else []),
+               *([f"--storage-path {args.storage_path}"] if args.storage_path else []),
+               *([f"--address {args.address}"] if args.address else [])]
     return Plan(study=study, workdir=workdir, storage=storage, tracking_uri=tracking_uri, resume=resume,
                 address=args.address, reference=[float(r) for r in reference],
                 results_dir=workdir / "ray_results" / study.name, num_threads=threads, overrides=overrides,
-                resume_command=" ".join(command), half_made=half_made)
+                resume_command=" ".join(command), half_made=half_made,
+                storage_path=args.storage_path or str(workdir / "ray_results" / study.name / "tune"))
+
+
+def check_training(study: Any) -> None:
+    """The training settings, and the data loaded once here: a missing file, a malformed array or
+    labels that disagree with the model fail now, not in every trial after the study was created."""
+    from fwformer.config import check_train_config
+    from fwformer.data import build_datasets
+
+    check_train_config(study.base.train)
+    build_datasets(study.base)
+
+
+def check_storage_path(storage_path: Optional[str], workdir: Path) -> None:
+    """Ray Tune's storage for trial checkpoints: a local (or shared) folder, or a URI pyarrow knows
+    (s3://, gs://, ...)."""
+    if not storage_path or "://" in storage_path:
+        return
+    path = Path(storage_path)
+    if not path.is_absolute():
+        raise ConfigError(f"--storage-path '{storage_path}' must be an absolute folder (shared by every node) or a "
+                          f"URI such as s3://bucket/path")
+    check_creatable(path, "--storage-path")

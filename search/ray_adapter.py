@@ -20,6 +20,8 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.stopper import Stopper
 
+#: How often Ray Tune restarts a trial from its checkpoint after an infrastructure failure.
+INFRA_RETRIES = 3
 #: Environment variables that workers on other nodes need from the driver.
 _WORKER_ENV = ("RAY_CHDIR_TO_TRIAL_DIR", "RAY_DEDUP_LOGS", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "PYTHONPATH",
                "FWFORMER_SEARCH_TRAINABLE", "FWFORMER_DATA")
@@ -88,10 +90,23 @@ class InterruptStopper(Stopper):
 
 
 class EventsCallback(tune.Callback):
-    """Trial events -> the driver's `TrialEvents` (Optuna, MLflow, the terminal), in this process."""
+    """Trial events -> the driver's `TrialEvents` (Optuna, MLflow, the terminal), in this process;
+    between events, `tick` (the MLflow outbox retries what it holds)."""
 
-    def __init__(self, events: Any):
+    def __init__(self, events: Any, tick: Callable[[], None]):
         self.events = events
+        self.tick = tick
+
+    def on_step_end(self, iteration, trials, **info):
+        self.tick()
+
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+        from search.checkpoints import address_of
+
+        self.events.guard(self.events.checkpoint, trial.config.get("number"), address_of(checkpoint))
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        self.events.guard(self.events.recovered, trial.config.get("number"), trial_error(trial)[0])
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.events.guard(self.events.started, trial.config.get("number"))
@@ -104,7 +119,8 @@ class EventsCallback(tune.Callback):
         self.events.guard(self.events.ended, trial.config.get("number"), trial.last_result)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self.events.guard(self.events.ended, trial.config.get("number"), trial.last_result, trial_error(trial))
+        line, infrastructure = trial_error(trial)
+        self.events.guard(self.events.ended, trial.config.get("number"), trial.last_result, line, infrastructure)
 
     def __reduce__(self):
         return (_DriverOnly, ("EventsCallback",))
@@ -142,8 +158,12 @@ def init_ray(address: Optional[str]) -> bool:
 
 
 def run_tune(*, trainable: Callable[[dict], None], ledger: Any, events: Any, stop: Any, study: Any,
-             results_dir: Path, remaining: int) -> None:
-    """Run up to `remaining` trials through Ray Tune until the ledger stops suggesting."""
+             storage_path: str, remaining: int, tick: Callable[[], None]) -> None:
+    """Run up to `remaining` trials through Ray Tune until the ledger stops suggesting.
+
+    Checkpoints go to Ray's storage (`storage_path`: a shared folder or a URI), the latest one per
+    trial kept; a trial whose worker or node is lost is restarted from it up to `INFRA_RETRIES` times.
+    """
     resources = {"cpu": study.resources.cpu, "gpu": study.resources.gpu}
     tuner = tune.Tuner(
         tune.with_resources(trainable, resources),
@@ -156,27 +176,61 @@ def run_tune(*, trainable: Callable[[dict], None], ledger: Any, events: Any, sto
             trial_name_creator=lambda t: f"trial_{t.config.get('number')}",
             trial_dirname_creator=lambda t: f"trial_{t.config.get('number')}_{t.trial_id}"),
         run_config=tune.RunConfig(
-            name=f"run-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(results_dir / "tune"), verbose=0,
-            callbacks=[EventsCallback(events)], stop=InterruptStopper(stop),
-            failure_config=tune.FailureConfig(max_failures=0), log_to_file=False),
+            name=f"run-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage_path, verbose=0,
+            callbacks=[EventsCallback(events, tick)], stop=InterruptStopper(stop),
+            # A failure of the model is reported by the trainable (never raised): what reaches Ray as a
+            # trial error is the infrastructure (a lost node, a killed worker), retried from the checkpoint.
+            failure_config=tune.FailureConfig(max_failures=INFRA_RETRIES),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1), log_to_file=False),
     )
     tuner.fit()
 
 
-def trial_error(trial: Any) -> str:
-    """One line for a trial Ray marked as errored (its worker died, or raised outside our catch)."""
+def trial_error(trial: Any) -> tuple[str, bool]:
+    """(one line, whether the infrastructure failed) for a trial Ray marked as errored.
+
+    Ray's memory monitor killing a worker (OutOfMemoryError) and an exception from user code
+    (RayTaskError) are failures of the model; a lost node, a dead or unreachable worker or actor,
+    a crashed raylet are the infrastructure's. Tune writes the error beside the trial first (its
+    `pickled_error_file`, `error_file`) and syncs it to storage later, so the local files are read first.
+    """
     from search.trainable import error_line
 
-    try:
-        err = trial.get_pickled_error()
-        if err is not None:
-            return error_line(getattr(err, "cause", None) or err)
-    except Exception:  # noqa: BLE001 - the error file may be gone
-        pass
-    try:
-        text = trial.get_error()
-        if text:
-            return str(text).strip().splitlines()[-1][:500]
-    except Exception:  # noqa: BLE001
-        pass
-    return "the trial's worker failed (see the Ray logs)"
+    err = _first(lambda: _unpickle(trial.pickled_error_file), trial.get_pickled_error)
+    if err is not None:
+        cause = getattr(err, "cause", None) or err
+        return error_line(cause), is_infrastructure(cause)
+    text = _first(lambda: Path(trial.error_file).read_text(), trial.get_error)
+    if text:
+        lines = [line for line in str(text).strip().splitlines() if line.strip()]
+        line = next((x for x in reversed(lines) if "Error" in x), lines[-1])[:500]
+        return line, not any(k in line for k in ("OutOfMemoryError", "RayTaskError"))
+    return "the trial's worker failed (see the Ray logs)", True
+
+
+def _first(*getters: Callable[[], Any]) -> Any:
+    for get in getters:
+        try:
+            value = get()
+        except Exception:  # noqa: BLE001 - a file that is not (yet) there
+            value = None
+        if value:
+            return value
+    return None
+
+
+def _unpickle(path: Optional[str]) -> Any:
+    from ray import cloudpickle
+
+    with open(path, "rb") as f:
+        return cloudpickle.load(f)
+
+
+def is_infrastructure(err: BaseException) -> bool:
+    import ray.exceptions as rx
+
+    if isinstance(err, (rx.OutOfMemoryError, rx.RayTaskError)):
+        return False
+    if isinstance(err, rx.RayActorError) and "memory" in str(err).lower():
+        return False  # an actor the memory monitor or the OOM killer ended: the model asked too much
+    return isinstance(err, rx.RayError)

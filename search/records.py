@@ -36,6 +36,7 @@ class TrialRecord:
     requeued_from: Optional[int] = None  # the first trial of an interrupted training (owns its checkpoint)
     retry_of: Optional[int] = None  # the interrupted trial this one continues
     checkpoint: Optional[str] = None  # the last epoch checkpoint of the training (a path or URI)
+    infra_failures: Optional[list] = None  # causes of the infrastructure failures this training survived
 
     @classmethod
     def of(cls, trial: Any) -> "TrialRecord":
@@ -75,4 +76,39 @@ def retry_attrs(number: int, record: TrialRecord, *, run_id: Optional[str] = Non
     `record`): its lineage, its MLflow run and its last checkpoint."""
     root = record.requeued_from if record.requeued_from is not None else number
     return TrialRecord(requeued_from=root, retry_of=number, mlflow_run_id=run_id or record.mlflow_run_id,
-                       checkpoint=record.checkpoint).given()
+                       checkpoint=record.checkpoint, infra_failures=record.infra_failures).given()
+
+
+@dataclass
+class LiveTrial:
+    trial: Any  # the optuna.trial.Trial this ledger asked for
+    key: str
+    config: dict  # the resolved fwformer config
+    energy_bound_mj: float
+    record: TrialRecord
+    stopped_early: bool = False
+
+    @property
+    def number(self) -> int:
+        return self.trial.number
+
+    @property
+    def params(self) -> dict:
+        return dict(self.trial.params)
+
+
+@dataclass
+class Result:
+    """What a finished training left: enough to tell a repeat the same outcome."""
+
+    state: str
+    values: Optional[list]
+    record: TrialRecord
+
+
+def model_cost(cfg: Any) -> tuple[int, float]:
+    """(parameters, energy at firing rate 1) of a trial's model: known before it trains."""
+    from space.cost import model_cost as cost
+
+    c = cost(cfg, energy=True)
+    return c.params, float(c.energy_mj)

@@ -1,5 +1,5 @@
 """Run a study: `python -m search.run --study NAME [key=value ...] [--resume] [--address RAY_ADDRESS]
-[--tracking-uri URI] [--storage URL]`.
+[--tracking-uri URI] [--storage URL] [--storage-path FOLDER_OR_URI]`.
 
 The command line and the composition root of a search: `search.plan` checks everything before
 anything is created (bad input ends the command with one line and exit code 2); `search.setup`
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Optional, Sequence
 
 from fwformer.errors import ConfigError, exit_on_user_error
@@ -43,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///optuna.db here)")
+    p.add_argument("--storage-path", default=None,
+                   help="where Ray Tune keeps trial checkpoints: a folder every node sees, or a URI such as "
+                        "s3://bucket/path (default: ray_results/STUDY/tune here; on a cluster without a shared "
+                        "folder, give one)")
     return p
 
 
@@ -60,15 +63,18 @@ def run_study(plan, trainable) -> int:
     """Wire the parts of one study execution together and run it; returns the exit code."""
     from search.environment import prepare_environment
 
-    prepare_environment(plan.address)  # before Ray loads
+    prepare_environment(plan.address)  # before Ray and MLflow load
     from search.events import TrialEvents
     from search.front import Front, Objectives
     from search.ledger import StudyLedger
+    from search.outbox import Outbox
     from search.progress import Progress
     from search.resume import backfill_hypervolume, reconcile, recover_interrupted
     from search.samplers import make_sampler, session_seed
     from search.setup import open_records
     from search.signals import StopRequest
+    from search.stores import redact
+    from search.trial_log import TrialLog
 
     study, s = plan.study, plan.study.search
     supernet = None
@@ -80,23 +86,22 @@ def run_study(plan, trainable) -> int:
         s.sampler, seed=session_seed(s.seed, stored), budget=s.trials, **dict(s.sampler_options or {})))
     ostudy, tracker = records.optuna, records.tracker
     objectives = Objectives.of(study.objectives, plan.reference)
-    trials_root = plan.results_dir / "trials"
+    progress = Progress(study.name, study.search.trials, study.objectives)
     requeued = recover_interrupted(ostudy, run_of=tracker.child_of) if plan.resume else []
-    ledger = StudyLedger(study, ostudy, trial_dir=lambda n: str(trials_root / f"trial_{n}"),
-                         num_threads=plan.num_threads)
-    progress = Progress(study.name, ledger.budget, study.objectives)
+    ledger = StudyLedger(study, ostudy, num_threads=plan.num_threads, say=progress.say)
+    outbox = Outbox(say=progress.say, where=redact(plan.tracking_uri))
+    log = TrialLog(tracker, outbox, on_run=ledger.note_run)
     stop = StopRequest()
-    events = TrialEvents(ledger=ledger, tracker=tracker, progress=progress, optuna_study=ostudy,
-                         objectives=objectives, stop=stop, drop_checkpoint=lambda n: _drop_checkpoint(trials_root, n))
+    events = TrialEvents(ledger=ledger, log=log, progress=progress, optuna_study=ostudy, objectives=objectives,
+                         stop=stop)
     if plan.resume:
-        reconcile(ostudy, tracker, start_child=lambda t: events.start_child(
-            t.number, t.params, t.user_attrs.get("config") or {}, t.user_attrs.get("canonical_key", ""),
-            t.user_attrs.get("requeued_from")))
+        reconcile(ostudy, tracker, start_child=lambda t: _start_child(tracker, t))
+        events.update_front()
     backfill_hypervolume(ostudy, tracker, lambda trials: Front(trials, objectives).hypervolume)
     res = study.resources
     progress.start(finished=ledger.finished, resumed=plan.resume, sampler=s.sampler, concurrency=s.max_concurrent,
                    resources=f"{res.cpu:g} CPU" + (f", {res.gpu:g} GPU" if res.gpu else ""),
-                   storage=plan.storage, tracking=plan.tracking_uri, requeued=requeued)
+                   storage=redact(plan.storage), tracking=redact(plan.tracking_uri), requeued=requeued)
     status, started_ray = "FINISHED", False
     with stop.on_signals(lambda: progress.say("stopping: ending the running trials (Ctrl-C again to force) ...")):
         try:
@@ -108,7 +113,7 @@ def run_study(plan, trainable) -> int:
 
                 started_ray = init_ray(plan.address)
                 run_tune(trainable=trainable, ledger=ledger, events=events, stop=stop, study=study,
-                         results_dir=plan.results_dir, remaining=remaining)
+                         storage_path=plan.storage_path, remaining=remaining, tick=outbox.flush)
         except KeyboardInterrupt:
             stop.request()
         except BaseException:
@@ -118,12 +123,17 @@ def run_study(plan, trainable) -> int:
             if supernet is not None:
                 events.guard(lambda _: supernet.label_confirmed(ostudy, tracker), 0)
             events.interrupt_all()
-            _finish(plan, ostudy, tracker, ledger, progress, objectives,
-                    status="KILLED" if stop.is_set() and status == "FINISHED" else status, started_ray=started_ray)
+            if started_ray:
+                import ray
+
+                ray.shutdown()
+            _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop,
+                    status="KILLED" if stop.is_set() and status == "FINISHED" else status,
+                    experiment_id=tracker.experiment_id)
     return EXIT_INTERRUPTED if stop.is_set() else 0
 
 
-def _finish(plan, ostudy, tracker, ledger, progress, objectives, *, status: str, started_ray: bool) -> None:
+def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, status: str, experiment_id: str) -> None:
     from search.artifacts import write_front_artifacts
     from search.front import Front
     from search.ledger import MAX_REPEATS
@@ -131,13 +141,10 @@ def _finish(plan, ostudy, tracker, ledger, progress, objectives, *, status: str,
 
     try:
         write_front_artifacts(Front.of_study(ostudy, objectives), study_name=plan.study.name, storage=plan.storage,
-                              tracker=tracker, progress=progress, finished=ledger.finished)
+                              folder=plan.results_dir / "front", log=log, progress=progress, finished=ledger.finished)
     finally:
-        tracker.close_parent(status)
-        if started_ray:
-            import ray
-
-            ray.shutdown()
+        log.close(status)
+        outbox.drain(stop=lambda: status != "FINISHED" and stop.is_set())  # an outage is waited out
     if ledger.exhausted:
         progress.say(f"the sampler proposed only architectures already tried {MAX_REPEATS} times in a row: "
                      f"the space looks exhausted after {ledger.finished} trials")
@@ -145,15 +152,20 @@ def _finish(plan, ostudy, tracker, ledger, progress, objectives, *, status: str,
         progress.say(f"stopped after {ledger.finished}/{ledger.budget} trials; continue with: {plan.resume_command}")
     else:
         progress.say(f"finished {ledger.finished}/{ledger.budget} trials in {progress.elapsed()}")
-    progress.say(f"browse the study: {ui_command(plan.tracking_uri, plan.workdir, tracker.experiment_id)}")
+    progress.say(f"browse the study: {ui_command(plan.tracking_uri, plan.workdir, experiment_id)}")
 
 
-def _drop_checkpoint(trials_root: Path, number: int) -> None:
-    """A stopped or failed trial is never resumed: its epoch checkpoint is only disk space."""
-    try:
-        (trials_root / f"trial_{number}" / "checkpoint.pt").unlink(missing_ok=True)
-    except OSError:
-        pass
+def _start_child(tracker, t) -> str:
+    """The MLflow run of a finished trial that never got one (its driver was killed first)."""
+    from search.events import child_params
+    from search.records import TrialRecord
+
+    record = TrialRecord.of(t)
+    tags = {"canonical_key": record.canonical_key or ""}
+    if record.requeued_from is not None:
+        tags["requeued_from"] = str(record.requeued_from)
+    return tracker.start_child(t.number, params=child_params(dict(t.params), record.config or {}), tags=tags,
+                               config=record.config)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from search.plan import SETUP_COMPLETE, Plan
-from search.stores import sqlite_path
+from search.stores import redact, sqlite_path
 
 
 @dataclass
@@ -88,7 +88,8 @@ def _open_tracking(plan: Plan, ostudy: Any, undo: list) -> Any:
     tracker = Tracker(plan.tracking_uri, plan.study.name)
     previous = ostudy.user_attrs.get("mlflow_parent_run_id") if plan.resume else None
     parent = tracker.open_parent(previous, params=parent_params(plan),
-                                 tags={"optuna_storage": plan.storage, "optuna_study": plan.study.name})
+                                 tags={"optuna_storage": redact(plan.storage), "optuna_study": plan.study.name,
+                                       "energy_model": plan.study.base.energy.model})
     if parent != previous:
         undo.append(lambda: tracker.delete_parent())
         ostudy.set_user_attr("mlflow_parent_run_id", parent)

@@ -1,23 +1,8 @@
-"""MLflow wiring of the search: the one module that writes to MLflow.
-
-Layout: one experiment per study (named like it); one parent run per study, reused by every
-`--resume`; one child run per trained trial (tag `mlflow.parentRunId`), named `trial-NNN`, with
-
-- params: the trial's choices (`mixer_0`.. one per block, `T`, searched widths) and the training
-  settings that matter for comparing runs;
-- metrics: per epoch (step = epoch: train_loss, val_acc, lr, images_per_s, ...), then the final
-  ones (val_acc, energy_mj, params, latency_ms, peak_mem_mb, images_per_s, train_time_s, ...);
-- tags: `trial` (the Optuna trial number, how a resumed search finds the run again),
-  `canonical_key`, `state` (COMPLETE / PRUNED / FAIL / INTERRUPTED), `error` on failures, and
-  `pareto` (`true` / `false`), rewritten whenever the front changes;
-- artifact `arch.yaml`: the trial's fwformer config (`python -m fwformer.train --config arch.yaml`).
-
-Status: COMPLETE -> FINISHED, FAIL -> FAILED, PRUNED and INTERRUPTED -> KILLED.
-The parent holds the metric `hypervolume` (step = trials finished), the resolved study and, at
-the end, pareto_front.png / .html / .csv and the knee point's exported config.
-
-Every write happens in the driver process (sqlite loses writes under many writers); workers
-only report to Ray Tune.
+"""MLflow wiring of the search: the one module that writes to MLflow (the layout is in the README,
+"MLflow layout"). One experiment per study, one parent run reused by every `--resume`, one child run
+per trained trial, found again by its `trial` tag. Status: COMPLETE -> FINISHED, FAIL -> FAILED,
+PRUNED and INTERRUPTED -> KILLED. Every write happens in the driver (sqlite loses writes under many
+writers); the search's events write through `search.trial_log`, which queues them while the store is away.
 """
 from __future__ import annotations
 
@@ -72,6 +57,7 @@ class Tracker:
         self._children: dict[int, str] = {}  # trial number -> run id
         self._pareto: dict[str, str] = {}  # run id -> current tag value
         self._last_epoch: dict[str, dict] = {}  # run id -> its last per-epoch metrics
+        self._last_step: dict[str, int] = {}  # run id -> the last epoch step logged (never logged twice)
 
     # ---- parent -----------------------------------------------------------------------------------
     def open_parent(self, run_id: Optional[str], *, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
@@ -152,6 +138,9 @@ class Tracker:
     def child_of(self, number: int) -> Optional[str]:
         return self._children.get(number)
 
+    def known_trials(self) -> list[int]:
+        return list(self._children)
+
     def start_child(self, number: int, *, params: Mapping[str, Any], tags: Mapping[str, str],
                     config: Optional[Mapping[str, Any]] = None) -> str:
         """The child run of trial `number`: found by its tag when it exists, else created."""
@@ -194,6 +183,8 @@ class Tracker:
             if r == run_id:
                 del self._children[n]
         self._children[number] = run_id
+        history = self.client.get_metric_history(run_id, "train_loss")
+        self._last_step[run_id] = max((m.step for m in history), default=0)
         return run_id
 
     def log_config(self, run_id: str, config: Mapping[str, Any]) -> None:
@@ -202,8 +193,18 @@ class Tracker:
         self.client.log_text(run_id, yaml.safe_dump(dict(config), sort_keys=False), "arch.yaml")
 
     def log_epoch(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
+        """Metrics of epoch `step`; an epoch already logged (a trial retried from an older checkpoint)
+        is not logged again, so a run's history never holds a step twice."""
+        if step <= self._last_step.get(run_id, 0):
+            return
         self._log_metrics(run_id, metrics, step)
         self._last_epoch[run_id] = dict(metrics)
+        self._last_step[run_id] = step
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
 
     def _log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int) -> None:
         from mlflow.entities import Metric

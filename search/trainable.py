@@ -9,7 +9,8 @@ intact and Ray never retries it; a worker that dies outright surfaces as a Ray t
 Workers write nothing to the Optuna or MLflow stores: the driver does.
 
 `config` (built by `search.ledger.StudyLedger.suggest`): number (the Optuna trial), config (the
-resolved fwformer config), energy_bound_mj, out_dir (absolute), resume, checkpoint, num_threads.
+resolved fwformer config), energy_bound_mj, checkpoint (the storage address of the checkpoint a
+retried trial continues from, see `search.checkpoints`), num_threads.
 
 A seam for tests and wrappers: `FWFORMER_SEARCH_TRAINABLE=module:function` names another trainable
 (same signature; it may call `train_and_report` with its own `train` function).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import importlib
 import os
 import traceback
+from pathlib import Path
 from typing import Any, Callable
 
 from fwformer.errors import ConfigError
@@ -34,22 +36,29 @@ def run_trial(config: dict) -> None:
 
 
 def train_and_report(config: dict, train: Train) -> None:
-    """Train `config["config"]` with `train` (fwformer.train.train's signature), reporting to Ray Tune."""
+    """Train `config["config"]` with `train` (fwformer.train.train's signature), reporting to Ray Tune:
+    every epoch with the epoch's checkpoint (persisted by Ray to its storage), then the final result."""
     from ray import tune
 
     from fwformer.config import load_config
+    from search.checkpoints import open_checkpoint, restore_into
 
     energy_bound = float(config.get("energy_bound_mj", float("nan")))
+    out_dir = Path(tune.get_context().get_trial_dir()) / "train"  # this attempt's own, node-local folder
+    # Tune's own restart after an infrastructure failure, else the checkpoint a retried trial inherits.
+    latest = tune.get_checkpoint() or (open_checkpoint(config["checkpoint"]) if config.get("checkpoint") else None)
+    resumed = restore_into(out_dir, latest)
 
     def report(metrics: dict) -> bool:
-        tune.report({**scalars(metrics), "energy_bound_mj": energy_bound, "final": False})
+        checkpoint = tune.Checkpoint.from_directory(str(out_dir)) if (out_dir / "checkpoint.pt").is_file() else None
+        tune.report({**scalars(metrics), "energy_bound_mj": energy_bound, "final": False}, checkpoint=checkpoint)
         return False  # the driver's scheduler stops trials; training never stops itself here
 
     try:
         cfg = load_config(config["config"])
         if cfg.train.num_threads is None and config.get("num_threads"):
             cfg.train.num_threads = int(config["num_threads"])
-        result = _train_or_restart(train, cfg, config, report)
+        result = _train_or_restart(train, cfg, out_dir, resumed, report)
     except Exception as err:  # noqa: BLE001 - every failure of the model is recorded, the search goes on
         tune.report({"final": True, "failed": True, "error": error_line(err),
                      "traceback": "".join(traceback.format_exception(err))[-4000:]})
@@ -57,18 +66,15 @@ def train_and_report(config: dict, train: Train) -> None:
     tune.report({**scalars(result), "energy_bound_mj": energy_bound, "final": True, "failed": False})
 
 
-def _train_or_restart(train: Train, cfg: Any, config: dict, report: Callable[[dict], bool]) -> dict:
-    """A retried trial continues from its checkpoint; if the study was resumed with other training
-    settings the checkpoint no longer matches, and the trial starts over rather than failing."""
-    from pathlib import Path
-
-    out_dir, resume = config.get("out_dir"), bool(config.get("resume"))
+def _train_or_restart(train: Train, cfg: Any, out_dir: Path, resume: bool, report: Callable[[dict], bool]) -> dict:
+    """Continue from the restored checkpoint; if the study was resumed with other training settings
+    the checkpoint no longer matches, and the trial starts over rather than failing."""
     try:
         return train(cfg, out_dir=out_dir, report=report, resume=resume, progress=False)
     except ConfigError as err:
         if not resume or "cannot resume" not in str(err):
             raise
-        (Path(out_dir) / "checkpoint.pt").unlink(missing_ok=True)
+        (out_dir / "checkpoint.pt").unlink(missing_ok=True)
         return train(cfg, out_dir=out_dir, report=report, resume=False, progress=False)
 
 

@@ -36,13 +36,16 @@ def test_cli_json_is_one_object(run, capsys):
 def test_evaluate_on_a_held_out_npz_file(run, tmp_path):
     from sklearn.datasets import load_digits
 
-    out, _ = run
+    out, result = run
     digits = load_digits()
     images = np.round(digits.images[:200] * 255 / 16).astype(np.uint8)  # [N, H, W] uint8
     np.savez(tmp_path / "test.npz", images=images, labels=digits.target[:200])
     ev = evaluate_checkpoint(out, ["data=npz", f"data.path={tmp_path / 'test.npz'}", "data.split=all"])
     assert ev["num_samples"] == 200 and ev["dataset"] == "npz"
-    assert ev["accuracy"] > 0.5  # the same digits, re-encoded as uint8: far above chance (0.1)
+    # The same digits re-encoded as uint8 and normalised with the checkpoint's statistics: the model
+    # scores as on its own validation split (two epochs: ~0.4), far above chance (0.1). A wrong
+    # normalisation or channel layout would drop it to chance.
+    assert ev["accuracy"] > 0.25 and abs(ev["accuracy"] - result["val_acc"]) < 0.15
 
 
 @pytest.mark.parametrize("args,message", [

@@ -28,9 +28,10 @@ def make(tmp_path, *, trials=4, constraints="", storage=None):
     return study, ostudy
 
 
-def ledger_for(study, ostudy):
-    # Energy bound = T: architectures with T 1 are "cheaper" than with T 2.
-    return StudyLedger(study, ostudy, trial_dir=lambda n: f"/runs/trial_{n}", cost=lambda cfg: (100, float(cfg.T)))
+def ledger_for(study, ostudy, *, stored=("/store/trial_b/ckpt",), said=None):
+    # Energy bound = T: architectures with T 1 are "cheaper" than with T 2. Checkpoints in `stored` exist.
+    return StudyLedger(study, ostudy, cost=lambda cfg: (100, float(cfg.T)), checkpoint_exists=lambda a: a in stored,
+                       say=(said.append if said is not None else lambda text: None))
 
 
 def complete(acc=0.5, energy=0.1, epochs=3):
@@ -42,7 +43,7 @@ def test_a_trained_trial_is_asked_recorded_and_told(tmp_path):
     ledger = ledger_for(study, ostudy)
     config = ledger.suggest()
     n = config["number"]
-    assert config["out_dir"] == f"/runs/trial_{n}" and not config["resume"] and config["checkpoint"] is None
+    assert config["checkpoint"] is None
     assert config["energy_bound_mj"] == float(config["config"]["T"])
     assert ledger.remaining() == 3 and set(ledger.live) == {n}
     ledger.record_epoch(n, {"epoch": 1, "val_acc": 0.3})
@@ -123,10 +124,38 @@ def test_an_interrupted_trial_is_retried_with_its_lineage_and_reloaded_correctly
     again = ledger_for(*make(tmp_path, storage=storage))
     assert again.finished == 1 and again.remaining() == 3
     retry = again.suggest()
-    assert retry["resume"] and retry["out_dir"] == f"/runs/trial_{b['number']}"
     assert retry["checkpoint"] == "/store/trial_b/ckpt" and retry["config"] == b["config"]
     record = again.live[retry["number"]].record
     assert (record.retry_of, record.requeued_from, record.mlflow_run_id) == (b["number"], b["number"], "run-b")
+
+
+def test_a_retry_whose_checkpoint_is_gone_says_so_and_starts_a_new_run(tmp_path):
+    study, ostudy = make(tmp_path)
+    said = []
+    ledger = ledger_for(study, ostudy, stored=(), said=said)
+    b = ledger.suggest()
+    ledger.note_run(b["number"], "run-b")
+    ledger.note_checkpoint(b["number"], "/store/lost")
+    ledger.interrupt(b["number"], "interrupted: test")
+    retry = ledger.suggest()
+    record = ledger.live[retry["number"]].record
+    assert retry["checkpoint"] is None and record.mlflow_run_id is None, "epoch 1 again, in a new MLflow run"
+    assert "its checkpoint /store/lost is gone" in said[0]
+
+
+def test_infrastructure_failures_are_noted_and_never_the_architectures_outcome(tmp_path):
+    study, ostudy = make(tmp_path)
+    ledger = ledger_for(study, ostudy)
+    a = ledger.suggest()
+    assert ledger.note_infra_failure(a["number"], "NodeDiedError: node lost") == 1
+    assert TrialRecord.of(ostudy.trials[a["number"]]).infra_failures == ["NodeDiedError: node lost"]
+    ledger.give_up(a["number"], "infrastructure: NodeDiedError (retries used up)")
+    frozen = ostudy.trials[a["number"]]
+    assert frozen.state == TrialState.FAIL and frozen.user_attrs["infrastructure"]
+    assert ledger.finished == 0 and ledger.remaining() == 4 and not ledger.results
+    ostudy.enqueue_trial(dict(frozen.params))  # proposed again: trained, not told a cached failure
+    again = ledger.suggest()
+    assert again["config"] == a["config"] and again["number"] in ledger.live
 
 
 def test_the_budget_ends_the_asking(tmp_path):

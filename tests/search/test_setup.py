@@ -2,8 +2,6 @@
 nothing behind, and a study whose setup never completed is created again by the next run."""
 from __future__ import annotations
 
-import argparse
-
 import optuna
 import pytest
 
@@ -15,8 +13,9 @@ STUDY = "base: tiny\nspace: {depth: 2, mixers: [ssa, identity], T: [1]}\nsearch:
 
 
 def args(study, *, resume=False):
-    return argparse.Namespace(study=str(study), overrides=[], resume=resume, address=None, tracking_uri=None,
-                              storage=None)
+    from search.run import build_parser
+
+    return build_parser().parse_args(["--study", str(study), *(["--resume"] if resume else [])])
 
 
 @pytest.fixture

@@ -1,0 +1,89 @@
+"""Every class of bad input stops the command before any work: exit code 2, one `error:` line that
+names the key or value and what is allowed, no traceback, nothing left on disk (issue: a search
+must never waste GPU-days). In-process; the subprocess path of the same CLI is in test_run."""
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "not-a-zip.npz").write_bytes(b"this is not an npz archive")
+    np.savez(tmp_path / "float-labels.npz", images=np.zeros((4, 8, 8), np.uint8), labels=np.zeros(4, np.float32))
+    (tmp_path / "a-file").write_text("x")
+    return tmp_path
+
+
+def run(main, argv, capsys, workdir, expected: str) -> str:
+    before = sorted(p.name for p in workdir.iterdir())
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert exit_info.value.code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert expected in lines[0], lines[0]
+    assert sorted(p.name for p in workdir.iterdir()) == before, "nothing may be written"
+    return lines[0]
+
+
+SEARCH_CASES = {
+    "missing data file": (["data=npz", "data.path=missing.npz", "search.trials=3", "train.epochs=1"],
+                          "data.path 'missing.npz' does not exist"),
+    "data file not an npz": (["data=npz", "data.path=not-a-zip.npz"], "not-a-zip.npz"),
+    "float labels": (["data=npz", "data.path=float-labels.npz"], "`labels` must be"),
+    "npz without a path": (["data=npz"], "needs data.path"),
+    "no epochs": (["train.epochs=0"], "train.epochs must be between 1 and 100000"),
+    "negative lr": (["train.lr=-1"], "train.lr must be > 0"),
+    "absurd T": (["space.T=[1,100000]"], "space.T must hold values up to 64"),
+    "unwritable storage": (["--storage", "sqlite:///{dir}/a-file/optuna.db"], "does not exist"),
+    "unknown tracking scheme": (["--tracking-uri", "ftp://host/mlflow"], "unknown scheme 'ftp'"),
+    "tracking server down": (["--tracking-uri", "http://127.0.0.1:{port}"],
+                             "MLflow tracking server http://127.0.0.1:{port} does not answer within"),
+    "ray cluster down": (["--address", "127.0.0.1:{port}"], "Ray cluster at 127.0.0.1:{port} does not answer"),
+    "password in a storage url": (["--storage", "postgresql://me:secret@127.0.0.1:{port}/optuna"],
+                                  "postgresql://me:***@127.0.0.1:{port}/optuna"),
+    "relative storage path": (["--storage-path", "ckpts"], "--storage-path 'ckpts' must be an absolute folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(SEARCH_CASES))
+def test_search_run(case, workdir, capsys):
+    from search.run import main
+
+    port = closed_port()
+    args, expected = SEARCH_CASES[case]
+    argv = ["--study", "quickstart", *(a.format(dir=workdir, port=port) for a in args)]
+    line = run(main, argv, capsys, workdir, expected.format(port=port))
+    assert "secret" not in line
+
+
+def test_train_and_summary_bound_T(workdir, capsys):
+    from fwformer.summary import main as summary
+    from fwformer.train import main as train
+
+    run(summary, ["tiny", "T=100000"], capsys, workdir, "T must be at most 64")
+    run(train, ["--config", "tiny", "T=100000", "--out", str(workdir / "run")], capsys, workdir, "T must be at most 64")
+
+
+def test_export_into_a_folder_that_cannot_be_written(workdir, capsys):
+    import optuna
+
+    from search.export import main as export
+
+    storage = f"sqlite:///{workdir / 'optuna.db'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.create_study(study_name="s", storage=storage, directions=["maximize", "minimize"])
+    run(export, ["--study", "s", "--out", str(workdir / "a-file" / "best.yaml"), "--storage", storage], capsys,
+        workdir, "cannot be written: '")
