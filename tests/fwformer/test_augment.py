@@ -50,7 +50,7 @@ def test_images_of_one_batch_get_different_operations_and_skipped_ones_are_untou
 def test_geometric_operations_match_pil_as_timm_calls_it(name, signed_magnitude):
     """The PIL calls of aa_snn.py at the same magnitude and sign; nearest resampling makes the
     geometry exact (the recipe resamples bicubically; torch's kernel differs slightly from PIL's)."""
-    Image = pytest.importorskip("PIL.Image")
+    from PIL import Image  # matplotlib's dependency, so always installed
     img = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)  # H != W on purpose
     fill = (0.3, 0.5, 0.7)
     fillcolor = tuple(round(255 * f) for f in fill)  # timm's img_mean
@@ -71,8 +71,7 @@ def test_geometric_operations_match_pil_as_timm_calls_it(name, signed_magnitude)
 
 
 def test_equalize_matches_pil():
-    ImageOps = pytest.importorskip("PIL.ImageOps")
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     img = np.random.default_rng(1).integers(40, 120, (16, 16, 3), dtype=np.uint8)  # a narrow histogram
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255

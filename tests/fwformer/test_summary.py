@@ -1,12 +1,10 @@
 """`python -m fwformer.summary`: JSON output, the text table, and one-line errors with exit code 2."""
-import importlib
 import json
 import subprocess
 import sys
 
 import pytest
 
-from fwformer.mixers import MIXERS
 from fwformer.summary import format_summary, main
 
 KEYS = {"params", "mixers", "T", "tokens", "macs", "acs", "energy_mj", "energy_model", "firing_rate", "layers",
@@ -79,7 +77,6 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, match):
     assert match in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif("fft2d" not in MIXERS, reason="the Fourier mixer is not written yet")
 def test_fft2d_is_cheaper_than_ssa_for_spikformer_4_384(capsys):
     ssa = run_json(capsys, "spikformer-4-384")
     fft = run_json(capsys, "spikformer-4-384", "mixers=fft2d")
@@ -89,15 +86,6 @@ def test_fft2d_is_cheaper_than_ssa_for_spikformer_4_384(capsys):
     assert first["kind"] == "MAC" and first["macs"] == 1_327_104 and ssa["repeated_layers"] == ["sps.stages.0.conv"]
 
 
-def _has_data_api():
-    try:
-        data = importlib.import_module("fwformer.data")
-    except ImportError:
-        return False
-    return all(hasattr(data, f) for f in ("with_data_geometry", "build_datasets", "make_loader"))
-
-
-@pytest.mark.skipif(not _has_data_api(), reason="fwformer.data does not provide its interface yet")
 def test_data_measures_rates_on_validation_batches(capsys):
     info = run_json(capsys, "tiny", "train.batch_size=16", "--data", "digits", "--batches", "2")
     assert info["data"] == "digits" and info["images"] == 32 and not info["rate_one"]
