@@ -169,45 +169,6 @@ def effective_taps(lowpass, highpass) -> float:
     return (sum(1 for v in lowpass if v != 0) + sum(1 for v in highpass if v != 0)) / 2
 
 
-def filter_bank_macs(grid: tuple[int, int], level: int, taps_dec: float, taps_rec: float) -> tuple[int, int]:
-    """Multiply-accumulates of one channel of one image: (on the input spikes, on real values).
-
-    A 1-D two-band pass over a line of n values gives n/2 lowpass and n/2 highpass outputs, so
-    n * taps MACs (taps capped at n: a longer periodized filter wraps onto the same n values);
-    a 2-D level on h x w does a row pass and a column pass, the inverse the same with the
-    synthesis taps, and the gains one multiply per coefficient (h w in all). Only the first
-    pass reads the input spikes; everything after it reads real values. Odd sizes are padded
-    by one, as pytorch-wavelets does.
-    """
-    h, w = grid
-    spike, real = 0.0, float(h * w)  # gains
-    for j in range(level):
-        rows, cols = h * w * min(taps_dec, w), h * w * min(taps_dec, h)
-        spike += rows if j == 0 else 0.0
-        real += cols + (rows if j > 0 else 0.0)
-        real += h * w * (min(taps_rec, w) + min(taps_rec, h))
-        h, w = (h + 1) // 2, (w + 1) // 2
-    return int(round(spike)), int(round(real))
-
-
-def wavelet_macs(wavelet: str, level: int, grid: tuple[int, int], *, learned: bool = False) -> tuple[int, int]:
-    """`filter_bank_macs` for a PyWavelets family; learned filters have every tap non-zero."""
-    import pywt
-
-    wave = pywt.Wavelet(wavelet)
-    if learned:
-        return filter_bank_macs(grid, level, wave.dec_len, wave.rec_len)
-    return filter_bank_macs(grid, level, effective_taps(wave.dec_lo, wave.dec_hi),
-                            effective_taps(wave.rec_lo, wave.rec_hi))
-
-
-# --- energy -------------------------------------------------------------------------------
-
-def effective_taps(lowpass, highpass) -> float:
-    """Mean non-zero taps of a filter pair (PyWavelets pads biorthogonal filters with zeros)."""
-    return (sum(1 for v in lowpass if v != 0) + sum(1 for v in highpass if v != 0)) / 2
-
-
 def analysis_macs(grid: tuple[int, int], level: int, taps: float) -> tuple[int, int]:
     """Multiply-accumulates of the forward transform alone, one channel of one image: (on spikes, on reals).
 
