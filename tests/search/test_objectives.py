@@ -3,15 +3,14 @@ the CSV, the knee export and `search.export` all show the same front (search.fro
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from processes import search_env
 
-REPO = Path(__file__).resolve().parents[2]
 STUDY = """\
 name: latency
 base: tiny
@@ -36,9 +35,7 @@ def test_every_view_of_a_latency_study_shows_the_same_front(tmp_path):
     from search.front import Front
 
     (tmp_path / "latency.yaml").write_text(STUDY)
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    r = subprocess.run([sys.executable, "-m", "search.run", "--study", "latency.yaml"], cwd=tmp_path, env=env,
+    r = subprocess.run([sys.executable, "-m", "search.run", "--study", "latency.yaml"], cwd=tmp_path, env=search_env(),
                        capture_output=True, text=True, timeout=580)
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
 

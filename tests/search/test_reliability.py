@@ -3,8 +3,6 @@ and a search tracking to a real `mlflow server` survives the server going away f
 MLflow's own retries. Every server and node listens on 127.0.0.1 and is stopped by its test."""
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -12,9 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import HERE, kill_group, search_env, start, wait_for
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 STUDY = """\
 name: {name}
 base: tiny
@@ -27,40 +24,10 @@ resources: {{cpu: 1, gpu: 0}}
 """
 
 
-def env() -> dict:
-    e = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "FWFORMER_SEARCH_TRAINABLE")}
-    e["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(HERE), e.get("PYTHONPATH")]))
-    return e
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for_line(proc: subprocess.Popen, text: str, timeout: float, seen: list) -> str:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen.append(line)
-        if text in line:
-            return line
-    raise AssertionError(f"'{text}' never appeared:\n{''.join(seen)[-4000:]}")
-
-
-def start_search(workdir: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "search.run", *args], cwd=workdir, env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def stop_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def check_records(workdir: Path, name: str, budget: int, epochs: int, tracking_uri: str) -> tuple:
@@ -95,17 +62,17 @@ def check_records(workdir: Path, name: str, budget: int, epochs: int, tracking_u
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_node_lost_mid_trial_is_retried_from_its_checkpoint_on_the_other_node(tmp_path):
-    cluster = subprocess.Popen([sys.executable, str(HERE / "local_cluster.py")], cwd=tmp_path, env=env(),
+    cluster = subprocess.Popen([sys.executable, str(HERE / "local_cluster.py")], cwd=tmp_path, env=search_env(),
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                start_new_session=True)
     search = None
     try:
-        address = wait_for_line(cluster, "address ", 300, []).split()[1]
+        address = wait_for(cluster, "address ", 300).split("address ")[-1].split()[0]
         assert address.startswith("127.0.0.1:")
         budget, epochs = 2, 4
         (tmp_path / "cluster.yaml").write_text(STUDY.format(name="cluster", epochs=epochs, steps=12, trials=budget))
         storage = tmp_path / "shared-storage"
-        search = start_search(tmp_path, "--study", "cluster.yaml", "--address", address, "--storage-path", str(storage))
+        search = start(tmp_path, "--study", "cluster.yaml", "--address", address, "--storage-path", str(storage))
         # Once the first trial has a checkpoint in the shared storage, a second node joins and the
         # first one, the only one trial 0 can be running on, is killed.
         deadline = time.time() + 400
@@ -115,7 +82,7 @@ def test_a_node_lost_mid_trial_is_retried_from_its_checkpoint_on_the_other_node(
         for command, answer in (("add", "added"), ("kill-first", "killed")):
             cluster.stdin.write(command + "\n")
             cluster.stdin.flush()
-            wait_for_line(cluster, answer, 120, [])
+            wait_for(cluster, answer, 120, [])
         out, _ = search.communicate(timeout=600)
         assert search.returncode == 0, out[-4000:]
         assert "infrastructure failure" in out and "restarts it from its last checkpoint" in out, out[-3000:]
@@ -128,21 +95,21 @@ def test_a_node_lost_mid_trial_is_retried_from_its_checkpoint_on_the_other_node(
             TrialRecord.of(retried[0]).infra_failures
     finally:
         if search is not None:
-            stop_group(search)
+            kill_group(search)
         try:
             cluster.stdin.write("quit\n")
             cluster.stdin.flush()
             cluster.wait(timeout=60)
         except Exception:  # noqa: BLE001 - the cluster is torn down below either way
             pass
-        stop_group(cluster)
+        kill_group(cluster)
 
 
 def start_mlflow(port: int, folder: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "art")],
-        cwd=folder, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        cwd=folder, env=search_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     import urllib.request
 
@@ -153,7 +120,7 @@ def start_mlflow(port: int, folder: Path) -> subprocess.Popen:
                     return proc
         except OSError:
             time.sleep(0.5)
-    stop_group(proc)
+    kill_group(proc)
     raise AssertionError("mlflow server did not start")
 
 
@@ -169,11 +136,11 @@ def test_a_tracking_server_outage_longer_than_mlflows_retries_loses_nothing(tmp_
         budget, epochs = 3, 3
         (tmp_path / "outage.yaml").write_text(STUDY.format(name="outage", epochs=epochs, steps=6, trials=budget))
         uri = f"http://127.0.0.1:{port}"
-        search = start_search(tmp_path, "--study", "outage.yaml", "--tracking-uri", uri)
+        search = start(tmp_path, "--study", "outage.yaml", "--tracking-uri", uri)
         seen: list = []
-        wait_for_line(search, f"[  1/{budget}]", 400, seen)
-        stop_group(server)  # the server goes away mid-study ...
-        wait_for_line(search, "tracking is behind", 300, seen)
+        wait_for(search, f"[  1/{budget}]", 400, seen)
+        kill_group(server)  # the server goes away mid-study ...
+        wait_for(search, "tracking is behind", 300, seen)
         time.sleep(25)  # ... for longer than MLflow's own retries (1 retry, 20 s timeout here)
         server = start_mlflow(port, server_dir)
         out, _ = search.communicate(timeout=600)
@@ -183,5 +150,5 @@ def test_a_tracking_server_outage_longer_than_mlflows_retries_loses_nothing(tmp_
         check_records(tmp_path, "outage", budget, epochs, uri)
     finally:
         if search is not None:
-            stop_group(search)
-        stop_group(server)
+            kill_group(search)
+        kill_group(server)

@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import kill_group, search_env, start, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 
 STUDY = """\
 name: {name}
@@ -49,11 +48,7 @@ MAIN_EPOCHS = 3
 
 def env(**extra: str) -> dict:
     """The search's environment; faults enter through the trainable seam (tests/search/faulty_trainable.py)."""
-    e = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "FWFORMER_TEST_FAULTS")}
-    e["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(HERE), e.get("PYTHONPATH")]))
-    e["FWFORMER_SEARCH_TRAINABLE"] = "faulty_trainable:run_trial"
-    e.update(extra)
-    return e
+    return search_env(**{"FWFORMER_SEARCH_TRAINABLE": "faulty_trainable:run_trial", **extra})
 
 
 def write_study(workdir: Path, name: str, *, trials: int, epochs: int, early: bool, seed: int = 0) -> Path:
@@ -359,32 +354,6 @@ def test_export_then_train_the_knee(main_study, tmp_path, monkeypatch):
 
 
 # ---- interruption: Ctrl-C, SIGKILL, resume -----------------------------------------------------------
-def _start(workdir: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "search.run", *args], cwd=workdir, env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def _wait_for(proc: subprocess.Popen, text: str, timeout: float = 300) -> str:
-    """Read the driver's output until `text` appears; returns what was read."""
-    seen, deadline = [], time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen.append(line)
-        if text in line:
-            return "".join(seen)
-    raise AssertionError(f"'{text}' never appeared:\n{''.join(seen)}")
-
-
-def _reap_group(proc: subprocess.Popen) -> None:
-    """Ray helpers orphaned by a killed driver share its (new) session: end them."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_interrupted_and_killed_study_resumes_to_exactly_its_budget(tmp_path):
@@ -395,13 +364,13 @@ def test_interrupted_and_killed_study_resumes_to_exactly_its_budget(tmp_path):
     args = ["--study", str(study_file), f"search.trials={budget}"]
 
     # 1. Ctrl-C after the first finished trial: a clean stop that says how to resume.
-    proc = _start(tmp_path, *args)
+    proc = start(tmp_path, *args, env=env())
     try:
-        _wait_for(proc, f"[  1/{budget}]")
+        wait_for(proc, f"[  1/{budget}]")
         os.killpg(proc.pid, signal.SIGINT)  # the terminal sends it to the whole foreground group
         out, _ = proc.communicate(timeout=180)
     finally:
-        _reap_group(proc)
+        kill_group(proc)
     assert proc.returncode == 130, out
     assert "--resume" in out and "Traceback" not in out
     study = optuna_study(tmp_path, "crash")
@@ -410,14 +379,14 @@ def test_interrupted_and_killed_study_resumes_to_exactly_its_budget(tmp_path):
     assert parent.info.status == "KILLED"
 
     # 2. Resume (the overrides come from the stored study), then SIGKILL the driver mid-run.
-    proc = _start(tmp_path, "--study", str(study_file), "--resume")
+    proc = start(tmp_path, "--study", str(study_file), "--resume", env=env())
     try:
-        seen = _wait_for(proc, f"[  3/{budget}]")
+        seen = wait_for(proc, f"[  3/{budget}]")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
     finally:
         time.sleep(2)
-        _reap_group(proc)
+        kill_group(proc)
     assert "resuming study 'crash'" in seen
 
     # 3. Resume again: it ends with exactly the budget, nothing trained twice, no duplicate runs.

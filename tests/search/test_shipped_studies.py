@@ -3,16 +3,15 @@ through `python -m search.run`, shrunk to CPU size, on a small dataset written i
 on-disk format: the real Ray, Optuna and MLflow paths, as a user would first try it."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from processes import search_env
 
 from search.study import load_study, repo_studies_dir
 
-REPO = Path(__file__).resolve().parents[2]
 STUDIES = sorted(p.stem for p in repo_studies_dir().glob("*.yaml"))
 TRIALS = 2
 SHRINK = [f"search.trials={TRIALS}", "search.max_concurrent=1", "train.epochs=1", "train.max_steps_per_epoch=2",
@@ -40,12 +39,6 @@ def offline(root: Path) -> list[str]:
 
 #: dataset name -> writer of a small copy in its genuine format (returns the data overrides).
 DATA = {"cifar10": write_cifar10, "dvs128_gesture": write_dvs128_gesture, "digits": offline, "digits_dvs": offline}
-
-
-def search_env() -> dict:
-    e = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    e["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), e.get("PYTHONPATH")]))
-    return e
 
 
 @pytest.mark.slow
