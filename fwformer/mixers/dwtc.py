@@ -30,8 +30,8 @@ from fwformer.mixers.basis import BasisMixer
 from fwformer.mixers.registry import register
 from fwformer.mixers.wavelet import (
     analysis_macs,
+    failing_bases,
     pytorch_wavelets_operator,
-    pytorch_wavelets_reconstructs,
     record_filter_bank,
     wavelet_taps,
 )
@@ -55,12 +55,11 @@ class DWTCombinationMixer(BasisMixer):
 
     @classmethod
     def check_grid(cls, grid: tuple[int, int]) -> None:
-        h, w = int(grid[0]), int(grid[1])
-        failing = [b for b in BASES if min(h, w) < 2 or not pytorch_wavelets_reconstructs(b, 1, h, w)]
+        failing = failing_bases(BASES, grid)
         if failing:
             raise ConfigError(
                 f"dwtc combines {', '.join(BASES)} at level 1, but {', '.join(failing)} cannot reconstruct a "
-                f"{h}x{w} grid; use a single basis there (e.g. dwt-haar on any even grid)"
+                f"{grid[0]}x{grid[1]} grid; use a single basis there (e.g. dwt-haar on any even grid)"
             )
 
     def basis(self) -> torch.Tensor:

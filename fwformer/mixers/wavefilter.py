@@ -37,11 +37,9 @@ from fwformer.errors import ConfigError
 from fwformer.mixers.base import Mixer
 from fwformer.mixers.registry import register, register_family
 from fwformer.mixers.wavelet import (
-    check_levels,
-    mixer_name,
-    parse_wavelet_suffix,
+    WaveletFamily,
+    failing_bases,
     pytorch_wavelets_operator,
-    pytorch_wavelets_reconstructs,
     record_filter_bank,
     wavelet_macs,
 )
@@ -92,7 +90,7 @@ class CoefficientMixer(Mixer):
 
 
 @register_family("wavefilter-", "wavefilter-<wavelet>[@level]")
-class WaveFilterMixer(CoefficientMixer):
+class WaveFilterMixer(WaveletFamily, CoefficientMixer):
     prefix = "wavefilter-"
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, wavelet: str = "haar",
@@ -107,19 +105,9 @@ class WaveFilterMixer(CoefficientMixer):
         self.init_coefficients(subband, torch.arange(1 + 3 * level) == 0)
         self.costs = [(wavelet, *wavelet_macs(wavelet, level, self.grid))]
 
-    @classmethod
-    def parse_suffix(cls, suffix: str) -> dict:
-        return parse_wavelet_suffix(cls.prefix, suffix)
-
-    @classmethod
-    def check_grid(cls, grid: tuple[int, int], *, wavelet: str, level: int = 1) -> None:
-        check_levels(mixer_name(cls.prefix, wavelet, level), wavelet, level, grid, pytorch_wavelets_reconstructs)
 
     def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.analysis, self.synthesis
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, wavelet={self.wavelet}, level={self.level}"
 
 
 @register("wavefilter-combo")
@@ -138,12 +126,11 @@ class WaveFilterComboMixer(CoefficientMixer):
 
     @classmethod
     def check_grid(cls, grid: tuple[int, int]) -> None:
-        h, w = int(grid[0]), int(grid[1])
-        failing = [b for b in BASES if min(h, w) < 2 or not pytorch_wavelets_reconstructs(b, 1, h, w)]
+        failing = failing_bases(BASES, grid)
         if failing:
             raise ConfigError(
                 f"wavefilter-combo combines {', '.join(BASES)} at level 1, but {', '.join(failing)} cannot "
-                f"reconstruct a {h}x{w} grid; use a single basis there (e.g. wavefilter-haar on any even grid)"
+                f"reconstruct a {grid[0]}x{grid[1]} grid; use a single basis there (e.g. wavefilter-haar on any even grid)"
             )
 
     def operator(self) -> tuple[torch.Tensor, torch.Tensor]:

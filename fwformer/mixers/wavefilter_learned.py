@@ -35,16 +35,13 @@ from fwformer.mixers.filterbank import (
 )
 from fwformer.mixers.registry import register_family
 from fwformer.mixers.wavefilter import CoefficientMixer
-from fwformer.mixers.wavelet import check_levels, mixer_name, parse_wavelet_suffix, wavelet_macs
-
-
-def learned_reconstructs(wavelet: str, level: int, h: int, w: int) -> bool:
-    return filters_reconstruct(wavelet, level, h, w)
+from fwformer.mixers.wavelet import WaveletFamily, wavelet_macs
 
 
 @register_family("wavefilter-learned-", "wavefilter-learned-<wavelet>[@level]")
-class LearnedWaveFilterMixer(CoefficientMixer):
+class LearnedWaveFilterMixer(WaveletFamily, CoefficientMixer):
     prefix = "wavefilter-learned-"
+    reconstructs = staticmethod(filters_reconstruct)  # its own periodized operator decides
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, wavelet: str = "haar",
                  level: int = 1, **common):
@@ -60,20 +57,9 @@ class LearnedWaveFilterMixer(CoefficientMixer):
         self.init_coefficients(quadrant_subbands(self.grid, level), torch.arange(1 + 3 * level) == 0)
         self.costs = [(wavelet, *wavelet_macs(wavelet, level, self.grid, learned=True))]
 
-    @classmethod
-    def parse_suffix(cls, suffix: str) -> dict:
-        return parse_wavelet_suffix(cls.prefix, suffix)
-
-    @classmethod
-    def check_grid(cls, grid: tuple[int, int], *, wavelet: str, level: int = 1) -> None:
-        check_levels(mixer_name(cls.prefix, wavelet, level), wavelet, level, grid, learned_reconstructs)
-
     def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
         return compose_operator(
             lambda n: place(getattr(self, f"place_analysis_{n}"), self.analysis_filters.reshape(-1)),  # [n, n]
             lambda n: place(getattr(self, f"place_synthesis_{n}"), self.synthesis_filters.reshape(-1)),
             self.grid, self.level,
         )
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, wavelet={self.wavelet}, level={self.level}"

@@ -238,10 +238,39 @@ def wavelet_macs(wavelet: str, level: int, grid: tuple[int, int], *, learned: bo
     return filter_bank_macs(grid, level, *wavelet_taps(wavelet, learned=learned))
 
 
+# --- what every `<prefix><wavelet>[@level]` family shares ----------------------------------
+
+class WaveletFamily:
+    """Name parsing, the grid check and the repr of a mixer family named `<prefix><wavelet>[@level]`.
+
+    A subclass sets `prefix`, and `reconstructs` when its own operator (not pytorch-wavelets') decides
+    whether a wavelet and level invert on a grid; it sets `self.wavelet` and `self.level`."""
+
+    prefix = ""
+    reconstructs: Callable[[str, int, int, int], bool] = staticmethod(pytorch_wavelets_reconstructs)
+
+    @classmethod
+    def parse_suffix(cls, suffix: str) -> dict:
+        return parse_wavelet_suffix(cls.prefix, suffix)
+
+    @classmethod
+    def check_grid(cls, grid: tuple[int, int], *, wavelet: str, level: int = 1) -> None:
+        check_levels(mixer_name(cls.prefix, wavelet, level), wavelet, level, grid, cls.reconstructs)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, wavelet={self.wavelet}, level={self.level}"
+
+
+def failing_bases(bases: tuple[str, ...], grid: tuple[int, int]) -> list[str]:
+    """The wavelets of a one-level combination that cannot reconstruct `grid`."""
+    h, w = int(grid[0]), int(grid[1])
+    return [b for b in bases if min(h, w) < 2 or not pytorch_wavelets_reconstructs(b, 1, h, w)]
+
+
 # --- FWformer's 2D-WT -----------------------------------------------------------------------
 
 @register_family("dwt-", "dwt-<wavelet>[@level]")
-class DWTMixer(BasisMixer):
+class DWTMixer(WaveletFamily, BasisMixer):
     """The 2-D DWT's analysis matrix as the token basis; coefficients out (FWformer's 2D-WT)."""
 
     prefix = "dwt-"
@@ -255,18 +284,8 @@ class DWTMixer(BasisMixer):
         self.set_fixed_basis(analysis)  # [C = N, N]; rebuilt from the name, not saved in checkpoints
         self.costs = analysis_macs(self.grid, level, wavelet_taps(wavelet)[0])
 
-    @classmethod
-    def parse_suffix(cls, suffix: str) -> dict:
-        return parse_wavelet_suffix(cls.prefix, suffix)
-
-    @classmethod
-    def check_grid(cls, grid: tuple[int, int], *, wavelet: str, level: int = 1) -> None:
-        check_levels(mixer_name(cls.prefix, wavelet, level), wavelet, level, grid, pytorch_wavelets_reconstructs)
-
     def record_costs(self, x: torch.Tensor, y: torch.Tensor) -> None:
         t, b, _, d = x.shape
         record_filter_bank(self, self.wavelet, images=t * b * d, on_spikes=self.costs[0], on_reals=self.costs[1],
                            spikes=x, reals=y)
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, wavelet={self.wavelet}, level={self.level}"

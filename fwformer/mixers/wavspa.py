@@ -60,12 +60,9 @@ from fwformer.mixers.filterbank import (
 )
 from fwformer.mixers.registry import register_family
 from fwformer.mixers.wavelet import (
+    WaveletFamily,
     analysis_macs,
-    check_levels,
-    mixer_name,
-    parse_wavelet_suffix,
     pytorch_wavelets_operator,
-    pytorch_wavelets_reconstructs,
     synthesis_macs,
     wavelet_taps,
 )
@@ -80,7 +77,7 @@ def level_groups(subband: torch.Tensor, level: int, *, finest_first: bool) -> to
     return torch.where(subband == 0, 0, 1 + (level - 1 - depth if finest_first else depth))
 
 
-class WaveletSpaceAttention(Mixer):
+class WaveletSpaceAttention(WaveletFamily, Mixer):
     """Forward DWT -> BN + LIF -> one SSA per level group -> inverse DWT. Subclasses give the operator."""
 
     prefix = ""
@@ -104,10 +101,6 @@ class WaveletSpaceAttention(Mixer):
             SpikingAttention(self.dim, self.num_heads, self.attention_options, self.lif) for _ in self.group_sizes
         )
         return order
-
-    @classmethod
-    def parse_suffix(cls, suffix: str) -> dict:
-        return parse_wavelet_suffix(cls.prefix, suffix)
 
     def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(analysis `[C, N]` or `[D, C, N]`, synthesis `[N, C]` or `[D, N, C]`), groups contiguous."""
@@ -138,7 +131,7 @@ class WaveletSpaceAttention(Mixer):
         return y.reshape(t, b, n, d)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, wavelet={self.wavelet}, level={self.level}, groups={self.group_sizes}"
+        return f"{super().extra_repr()}, groups={self.group_sizes}"
 
 
 @register_family("wavspa-", "wavspa-<wavelet>[@level]")
@@ -155,10 +148,6 @@ class WavSpAMixer(WaveletSpaceAttention):
         self.register_buffer("analysis", analysis[order].float(), persistent=False)  # [C, N]
         self.register_buffer("synthesis", synthesis[:, order].float(), persistent=False)  # [N, C]
 
-    @classmethod
-    def check_grid(cls, grid: tuple[int, int], *, wavelet: str, level: int = 1) -> None:
-        check_levels(mixer_name(cls.prefix, wavelet, level), wavelet, level, grid, pytorch_wavelets_reconstructs)
-
     def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.analysis, self.synthesis
 
@@ -172,6 +161,7 @@ class AdaWavSpAMixer(WaveletSpaceAttention):
     """Adaptive wavelet: one learnable lowpass per channel, the rest of the orthogonal bank derived from it."""
 
     prefix = "adawavspa-"
+    reconstructs = staticmethod(lowpass_reconstructs)  # its own filter bank decides
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, wavelet: str = "haar",
                  level: int = 1, **common):
@@ -189,17 +179,13 @@ class AdaWavSpAMixer(WaveletSpaceAttention):
     def parse_suffix(cls, suffix: str) -> dict:
         import pywt
 
-        options = parse_wavelet_suffix(cls.prefix, suffix)
+        options = super().parse_suffix(suffix)
         if not pywt.Wavelet(options["wavelet"]).orthogonal:
             raise ConfigError(
                 f"{cls.prefix}{suffix} needs an orthogonal wavelet family (haar, db*, sym*, coif*): AdaWavSpA "
                 f"derives the filter bank from one lowpass filter, but '{options['wavelet']}' is biorthogonal"
             )
         return options
-
-    @classmethod
-    def check_grid(cls, grid: tuple[int, int], *, wavelet: str, level: int = 1) -> None:
-        check_levels(mixer_name(cls.prefix, wavelet, level), wavelet, level, grid, lowpass_reconstructs)
 
     def operator(self) -> tuple[torch.Tensor, torch.Tensor]:
         analysis_filters, synthesis_filters = quadrature_mirror(self.lowpass)  # [D, 2L] each

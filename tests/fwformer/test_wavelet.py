@@ -15,7 +15,7 @@ from fwformer.energy_ops import listening
 from fwformer.errors import ConfigError
 from fwformer.mixers import check_mixer, create_mixer
 from fwformer.mixers.filterbank import compose_operator, place, placement, pywt_filters, quadrature_mirror
-from fwformer.mixers.wavefilter_learned import learned_reconstructs
+from fwformer.mixers.filterbank import filters_reconstruct as learned_reconstructs
 from fwformer.mixers.wavelet import discrete_wavelets, make_transform_pair, max_level, pytorch_wavelets_reconstructs
 
 FAMILIES = ["haar", "db2", "db3", "sym2", "sym3", "coif1", "bior2.2"]
