@@ -153,6 +153,8 @@ def per_trial_runs(study, standalone: Standalone, sampler_name: str, seeds: list
     import optuna
 
     from search.ledger import MAX_REPEATS
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     from search.samplers import make_sampler
 
     runs = []
@@ -181,6 +183,8 @@ def supernet_runs(study, standalone: Standalone, folder: Path, supernet_cpu: flo
     import optuna
 
     from search.front import Objectives
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     from search.samplers import make_sampler
     from search.supernet.candidates import search_candidates
     from search.supernet.confirm import choose
@@ -266,20 +270,73 @@ def sharing_cost(study, per_trial: list[dict], supernet: list[dict], standalone:
     return rows
 
 
+def report(payloads: list[dict]) -> str:
+    """Markdown tables of one or more result files (`--report FILE ...`)."""
+    lines: list[str] = []
+    for payload in payloads:
+        m = payload["machine"]
+        lines.append(f"`{payload['command']}` (commit `{m['commit']}`, {m['date']}, load average "
+                     f"{', '.join(f'{x:.1f}' for x in m['load_average'])})\n")
+        if "fidelity" in payload:
+            f = payload["fidelity"]
+            lines += ["| supernet | training CPU-s | Kendall tau, val_acc (p) | Kendall tau, energy_mj (p) | "
+                      "energy inherited / stand-alone, median (range) | stand-alone - inherited val_acc, median | "
+                      "CPU-s per candidate |", "|---|---|---|---|---|---|---|"]
+            for name, row in f["supernets"].items():
+                cpu = payload["supernets"][name]["cpu_s"]
+                lo, hi = row["energy_ratio_range"]
+                lines.append(f"| {name} | {cpu:.0f} | {row['acc']['tau']:.3f} ({row['acc']['p']:.2g}) | "
+                             f"{row['energy']['tau']:.3f} ({row['energy']['p']:.2g}) | {row['energy_ratio_median']:.3f} "
+                             f"({lo:.3f}-{hi:.3f}) | {row['acc_gap_median']:.3f} | {row['cpu_s_per_candidate']:.2f} |")
+            accs = [r["val_acc"] for r in f["standalone"]]
+            cpus = [r["cpu_s"] for r in f["standalone"]]
+            lines.append(f"\n{len(accs)} architectures; stand-alone val_acc {min(accs):.3f} to {max(accs):.3f}, "
+                         f"training {median(cpus):.0f} CPU-s median ({min(cpus):.0f} to {max(cpus):.0f})\n")
+        if "cost" in payload:
+            for ref in ("study", "range"):
+                c = payload["cost"][ref]
+                reach = ", ".join("never" if t is None else f"{t['trials']} trials / {t['cpu_s']:.0f} CPU-s"
+                                  for t in c["per_trial_to_95pct"])
+                lines += [f"\n{ref} reference {[round(x, 6) for x in payload['cost']['references'][ref]]}: best "
+                          f"per-trial hypervolume {c['best_per_trial_hv']:.5g}; per-trial runs reach 95% of it at: "
+                          f"{reach} (of {', '.join(f'{x:.0f}' for x in c['per_trial_total_cpu'])} CPU-s in all)\n",
+                          "| seed | candidates | k | HV / best per-trial | within 5% | CPU-s: supernet + candidates + "
+                          "confirm = total | per-trial CPU-s to 95% / this |", "|---|---|---|---|---|---|---|"]
+                base = c["per_trial_cpu_to_95pct_median"]
+                for row in c["supernet"]:
+                    p = row["parts"]
+                    ratio = f"{base / row['cpu_s']:.2f}" if base and row["reached"] else "-"
+                    lines.append(f"| {row['seed']} | {row['candidates']} | {row['k']} | {row['hv_vs_best']:.3f} | "
+                                 f"{'yes' if row['reached'] else 'no'} | {p['supernet']:.0f} + {p['candidates']:.0f} + "
+                                 f"{p['confirm']:.0f} = {row['cpu_s']:.0f} | {ratio} |")
+            lines += ["\n| seed | candidates | k | candidate | inherited val_acc | stand-alone val_acc | energy mJ | "
+                      "per-trial best val_acc at <= this energy |", "|---|---|---|---|---|---|---|---|"]
+            for row in payload["sharing"]:
+                rivals = ", ".join("-" if r is None else f"{r:.3f}" for r in row["per_trial_best_acc_at_energy"])
+                lines.append(f"| {row['seed']} | {row['candidates']} | {row['k']} | {row['candidate']} | "
+                             f"{row['inherited_acc']:.3f} | {row['standalone_acc']:.3f} | {row['energy_mj']:.4g} | {rivals} |")
+    return "\n".join(lines)
+
+
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.supernet", description=__doc__.splitlines()[0])
     p.add_argument("--study", default="quickstart")
+    p.add_argument("--phase", choices=["fidelity", "cost", "all"], default="all",
+                   help="fidelity: rank fidelity only; cost: cost to a front and weight sharing's cost only")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--trials", type=int, default=None, help="per-trial budget (default: the study's search.trials)")
     p.add_argument("--trial-sampler", default="tpe", help="the per-trial strategy's sampler (its best: BENCHMARKS.md)")
     p.add_argument("--supernet-epochs", type=int, nargs="+", default=[12])
     p.add_argument("--sampling", nargs="+", default=["uniform"])
+    p.add_argument("--supernet", nargs="+", default=None, metavar="SAMPLING:EPOCHS",
+                   help="more supernets for rank fidelity, e.g. balanced:12")
     p.add_argument("--fidelity", type=int, default=30, help="random architectures for rank fidelity")
     p.add_argument("--candidates", type=int, nargs="+", default=[50, 100, 200])
     p.add_argument("--confirm", type=int, nargs="+", default=[2, 3, 4, 6])
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--workdir", type=Path, default=Path("supernet-bench"))
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--report", nargs="+", default=None, help="print the markdown tables of these result files")
     return p.parse_args(argv)
 
 
@@ -289,6 +346,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
     from search.study import load_study
 
     args = parse_args(argv)
+    if args.report:
+        print(report([json.loads(Path(f).read_text()) for f in args.report]))
+        return {}
     torch.set_num_threads(1)
     t0 = time.time()
 
@@ -299,18 +359,23 @@ def main(argv: Optional[list[str]] = None) -> dict:
     study = load_study(args.study, overrides + ([f"search.trials={args.trials}"] if args.trials else []))
     standalone = Standalone(study, args.cache, log)
     variants = [(s, e) for s in args.sampling for e in args.supernet_epochs]
+    variants += [(v.split(":")[0], int(v.split(":")[1])) for v in args.supernet or []]
+    if args.phase == "cost":
+        variants = variants[:1]
     supernets = train_supernets(study, variants, args.workdir, log)
     payload: dict[str, Any] = dict(command=" ".join(["python -m benchmarks.supernet", *(argv or sys.argv[1:])]),
-                                   machine=machine_info(), study=args.study)
+                                   machine=machine_info(), study=args.study, phase=args.phase)
     payload["supernets"] = {f"{s}-e{e}": dict(cpu_s=c) for (s, e), (_, c) in supernets.items()}
-    payload["fidelity"] = fidelity(study, standalone, supernets, args.fidelity, log)
-    seeds = list(range(args.seeds))
-    per_trial = per_trial_runs(study, standalone, args.trial_sampler, seeds, log)
-    folder, cpu = supernets[variants[0]]
-    runs = supernet_runs(study, standalone, folder, cpu, seeds, args.candidates, args.confirm, log)
-    payload.update(per_trial=per_trial, supernet_runs=runs, default_variant=f"{variants[0][0]}-e{variants[0][1]}",
-                   cost=summarise(study, per_trial, runs, standalone),
-                   sharing=sharing_cost(study, per_trial, runs, standalone))
+    if args.phase in ("fidelity", "all"):
+        payload["fidelity"] = fidelity(study, standalone, supernets, args.fidelity, log)
+    if args.phase in ("cost", "all"):
+        seeds = list(range(args.seeds))
+        per_trial = per_trial_runs(study, standalone, args.trial_sampler, seeds, log)
+        folder, cpu = supernets[variants[0]]
+        runs = supernet_runs(study, standalone, folder, cpu, seeds, args.candidates, args.confirm, log)
+        payload.update(per_trial=per_trial, supernet_runs=runs, default_variant=f"{variants[0][0]}-e{variants[0][1]}",
+                       cost=summarise(study, per_trial, runs, standalone),
+                       sharing=sharing_cost(study, per_trial, runs, standalone))
     if args.json:
         write_json(args.json, payload)
         log(f"wrote {args.json}")

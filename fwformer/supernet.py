@@ -39,7 +39,7 @@ from torch import nn
 from fwformer.config import Config, validate
 from fwformer.errors import ConfigError
 from fwformer.mixers import create_mixer
-from fwformer.model import (Block, SpikingMLP, SpikingTransformer, attention_options, build_model,
+from fwformer.model import (SpikingMLP, SpikingTransformer, attention_options, build_model,
                             init_reference_weights)
 from fwformer.sps import SpikingPatchSplitting
 
@@ -201,6 +201,7 @@ class Supernet(nn.Module):
             else:
                 self._activate(self.eval_sampler(self._eval_steps))
                 self._eval_steps += 1
+        # The stand-alone model's input check and direct encoding, at the active T (reads self.cfg, self.T).
         x = self.sps(SpikingTransformer.to_time_major(self, x))  # [T, B, N, D]
         for block in self.blocks:
             x = block(x)

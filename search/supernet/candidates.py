@@ -15,6 +15,7 @@ ones trained stand-alone afterwards, `confirmed=true`. No `trial` tag: that tag 
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 from search.records import INFEASIBLE, REPEAT, TrialRecord
@@ -38,7 +39,9 @@ def open_candidates(storage: str, study: Any, *, sampler_of: Callable[[int], Any
         return optuna.load_study(study_name=name, storage=storage,
                                  sampler=sampler_of(len(stored.get_trials(deepcopy=False))))
     cstudy = optuna.create_study(study_name=name, storage=storage, sampler=sampler_of(0), directions=study.directions)
-    cstudy.set_metric_names(study.metric_names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        cstudy.set_metric_names(study.metric_names)
     cstudy.set_user_attr("scored_by", "supernet")
     return cstudy
 

@@ -10,8 +10,8 @@ from typing import Sequence
 STUDY = """\
 name: {name}
 base: tiny
-data: {{name: digits}}
-train: {{epochs: 2, max_steps_per_epoch: 3, batch_size: 32, device: cpu, amp: false, num_threads: 1,
+data: {{name: digits, val_fraction: 0.05}}
+train: {{epochs: 2, max_steps_per_epoch: 3, batch_size: 16, device: cpu, amp: false, num_threads: 1,
          energy_batches: 1, warmup_epochs: 0}}
 space: {{depth: 2, mixers: [ssa, fft2d, identity], T: [1, 2]}}
 objectives: {objectives}

@@ -17,18 +17,31 @@ def study(tmp_path_factory):
     return load_study(write_study(tmp_path_factory.mktemp("study")))
 
 
-def test_resumed_supernet_training_ends_with_the_uninterrupted_runs_weights_and_paths(study, tmp_path):
-    from fwformer.checkpoint import load_checkpoint
+@pytest.fixture(scope="module")
+def trained(study, tmp_path_factory):
+    """Supernets of the study: `straight` trained without a stop, `stopped` stopped after epoch 1."""
     from fwformer.data import build_datasets
     from search.supernet.training import train_supernet, training_config
 
+    root = tmp_path_factory.mktemp("supernets")
     cfg = training_config(study)
     datasets = build_datasets(cfg)
-    train_supernet(cfg, tmp_path / "straight", report=lambda m: False, datasets=datasets)
-    train_supernet(cfg, tmp_path / "resumed", report=lambda m: m["epoch"] == 1, datasets=datasets)  # stops
+    train_supernet(cfg, root / "straight", report=lambda m: False, datasets=datasets)
+    train_supernet(cfg, root / "stopped", report=lambda m: m["epoch"] == 1, datasets=datasets)
+    return root, cfg, datasets
+
+
+def test_resumed_supernet_training_ends_with_the_uninterrupted_runs_weights_and_paths(trained, study, tmp_path):
+    import shutil
+
+    from fwformer.checkpoint import load_checkpoint
+    from search.supernet.training import train_supernet, training_config
+
+    root, cfg, datasets = trained
+    shutil.copytree(root / "stopped", tmp_path / "resumed")
     assert load_checkpoint(tmp_path / "resumed")["epoch"] == 1
     train_supernet(cfg, tmp_path / "resumed", report=lambda m: False, datasets=datasets)
-    a, b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "resumed")
+    a, b = load_checkpoint(root / "straight"), load_checkpoint(tmp_path / "resumed")
     assert a["epoch"] == b["epoch"] == 2
     assert a["model"]["_extra_state"] == b["model"]["_extra_state"] == {"steps": 2 * 3}
     for key, value in a["model"].items():
@@ -41,19 +54,18 @@ def test_resumed_supernet_training_ends_with_the_uninterrupted_runs_weights_and_
         train_supernet(other, tmp_path / "resumed", report=lambda m: False, datasets=datasets)
 
 
-def test_reuse_needs_a_finished_supernet_of_the_same_space_model_and_data(study, tmp_path):
+def test_reuse_needs_a_finished_supernet_of_the_same_space_model_and_data(trained, study, tmp_path):
     from search.study import load_study
-    from search.supernet.training import check_reusable, train_supernet, training_config
+    from search.supernet.training import check_reusable
 
+    root, _, _ = trained
     with pytest.raises(ConfigError, match="no supernet checkpoint at"):
         check_reusable(tmp_path / "none", study)
-    folder = tmp_path / "sn"
-    train_supernet(training_config(study), folder, report=lambda m: m["epoch"] == 1)
     with pytest.raises(ConfigError, match="has trained 1 of 2 epochs"):
-        check_reusable(folder, study)
-    train_supernet(training_config(study), folder, report=lambda m: False)
-    check_reusable(folder, study)  # finished, same space: fine
+        check_reusable(root / "stopped", study)
+    check_reusable(root / "straight", study)  # finished, same space: fine
     path = write_study(tmp_path, "other")
+    folder = root / "straight"
     with pytest.raises(ConfigError, match=r"trained over T \[1, 2\], but the study's space has \[1\]"):
         load_study(path, ["space.T=[1]", f"search.supernet.checkpoint={folder}"])
     with pytest.raises(ConfigError, match="another embed_dim"):
