@@ -63,7 +63,7 @@ class EarlyStopConfig:
 class SupernetConfig:
     """`search.strategy: supernet` (search/supernet/): one weight-sharing supernet instead of a model per trial."""
 
-    epochs: Optional[int] = None  # supernet training epochs; null: 2 x train.epochs
+    epochs: Optional[int] = None  # supernet training epochs; null: 4 x train.epochs (BENCHMARKS.md)
     sampling: str = "uniform"  # uniform (SPOS) | balanced (each candidate once per cycle, FairNAS's counts)
     candidates: int = 200  # distinct sub-networks the sampler proposes and the supernet scores
     confirm: int = 4  # k: the best architectures of the supernet's front, trained stand-alone as trials
@@ -155,7 +155,7 @@ def check_supernet(n: SupernetConfig) -> None:
     from fwformer.supernet import SAMPLING
 
     if n.epochs is not None and n.epochs < 1:
-        raise ConfigError(f"search.supernet.epochs must be >= 1 or null (2 x train.epochs), but got {n.epochs}")
+        raise ConfigError(f"search.supernet.epochs must be >= 1 or null (4 x train.epochs), but got {n.epochs}")
     if n.sampling not in SAMPLING:
         raise ConfigError(f"search.supernet.sampling must be one of: {', '.join(SAMPLING)}, but got '{n.sampling}'"
                           f"{closest(n.sampling, SAMPLING)}")

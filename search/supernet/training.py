@@ -23,7 +23,7 @@ from fwformer.config import EXECUTION_KEYS, Config, architecture, config_to_dict
 from fwformer.errors import ConfigError
 
 #: Supernet epochs per epoch of a stand-alone trial when the study leaves `search.supernet.epochs` null.
-EPOCHS_PER_TRIAL_EPOCH = 2
+EPOCHS_PER_TRIAL_EPOCH = 4  # BENCHMARKS.md: 4x ranked sub-networks better than 1x or 2x on the quickstart
 SUPERNETS_DIR = "supernets"
 
 
