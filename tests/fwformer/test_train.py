@@ -161,7 +161,7 @@ def test_progress_bar_and_epoch_lines(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("override,message", [
-    ("train.epochs=0", "train.epochs must be >= 1"),
+    ("train.epochs=0", "train.epochs must be between 1 and 100000, but got 0"),
     ("train.label_smoothing=1.5", "label_smoothing"),
     ("train.cooldown_epochs=-1", "train.cooldown_epochs must be >= 0"),
     ("train.mixup_off_epoch=0", "train.mixup_off_epoch must be >= 1 or null"),
