@@ -62,8 +62,6 @@ class Tracker:
     # ---- parent -----------------------------------------------------------------------------------
     def open_parent(self, run_id: Optional[str], *, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Reopen the parent run `run_id` (on resume), or create one; returns its id."""
-        from mlflow.entities import Param
-
         if run_id is not None:
             try:
                 run = self.client.get_run(run_id)
@@ -77,11 +75,16 @@ class Tracker:
         run = self.client.create_run(self.experiment_id, run_name=self.study_name,
                                      tags={"study": self.study_name, "role": "study", **tags})
         self.parent_id = run.info.run_id
-        flat = flatten_params(params)
-        items = [Param(k, _param_value(v)) for k, v in sorted(flat.items())]
-        for i in range(0, len(items), 100):
-            self.client.log_batch(self.parent_id, params=items[i:i + 100])
+        self._log_params(self.parent_id, params)
         return self.parent_id
+
+    def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """`params` flattened to MLflow-safe keys (search.keys), in batches of MLflow's limit of 100."""
+        from mlflow.entities import Param
+
+        items = [Param(k, _param_value(v)) for k, v in sorted(flatten_params(params).items())]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i:i + 100])
 
     def _load_children(self) -> None:
         for run in self.children():
@@ -132,7 +135,7 @@ class Tracker:
 
     def close_parent(self, status: str = "FINISHED") -> None:
         if self.parent_id is not None:
-            self.client.set_terminated(self.parent_id, status=status)
+            self.close_run(self.parent_id, status)
 
     # ---- children -----------------------------------------------------------------------------------
     def child_of(self, number: int) -> Optional[str]:
@@ -144,8 +147,6 @@ class Tracker:
     def start_child(self, number: int, *, params: Mapping[str, Any], tags: Mapping[str, str],
                     config: Optional[Mapping[str, Any]] = None) -> str:
         """The child run of trial `number`: found by its tag when it exists, else created."""
-        from mlflow.entities import Param
-
         existing = self._children.get(number)
         if existing is not None:
             return existing
@@ -156,9 +157,7 @@ class Tracker:
         run_id = run.info.run_id
         self._children[number] = run_id
         self._pareto[run_id] = "false"
-        items = [Param(k, _param_value(v)) for k, v in flatten_params(params).items()]
-        if items:
-            self.client.log_batch(run_id, params=items)
+        self._log_params(run_id, params)
         if config is not None:
             self.log_config(run_id, config)
         return run_id
@@ -201,7 +200,7 @@ class Tracker:
         self._last_epoch[run_id] = dict(metrics)
         self._last_step[run_id] = step
 
-    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
@@ -257,8 +256,6 @@ class Tracker:
         """A child run that is not a trial (no `trial` tag, so resume never takes it for one), e.g. the
         supernet's training or a supernet-scored candidate: `run_id` reopened when it still exists, else
         created with `tags`, `params` and `metrics`; `status="FINISHED"` closes it at once."""
-        from mlflow.entities import Param
-
         if run_id is not None:
             try:
                 if self.client.get_run(run_id).info.lifecycle_stage != "deleted":
@@ -269,18 +266,11 @@ class Tracker:
         run = self.client.create_run(self.experiment_id, run_name=run_name,
                                      tags={"mlflow.parentRunId": self.parent_id, "study": self.study_name, **tags})
         run_id = run.info.run_id
-        items = [Param(k, _param_value(v)) for k, v in flatten_params(params or {}).items()]
-        if items:
-            self.client.log_batch(run_id, params=items)
+        self._log_params(run_id, params or {})
         self._log_metrics(run_id, metrics or {}, 0)
         if status != "RUNNING":
             self.client.set_terminated(run_id, status=status)
         return run_id
-
-    def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
-        from mlflow.entities import RunTag
-
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def close_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)

@@ -43,7 +43,7 @@ class SupernetStrategy:
             return
         from fwformer.data import build_datasets
 
-        tracker.set_run_tags(tracker.parent_id, {"strategy": "supernet"})
+        tracker.set_tags(tracker.parent_id, {"strategy": "supernet"})
         datasets = build_datasets(self.cfg)
         self._train(optuna_study, tracker, progress, stop, datasets)
         self._interrupted(stop)
@@ -150,7 +150,7 @@ class SupernetStrategy:
                                                   int(self.settings.confirm))]
         confirm.enqueue(optuna_study, picked)
         for run_id, tags in cand.front_tags(runs, front, {t.number for t in picked}).items():
-            tracker.set_run_tags(run_id, tags)
+            tracker.set_tags(run_id, tags)
         tracker.log_parent_text(json.dumps([{"candidate": t.number, **dict(zip(objectives.metrics, t.values)),
                                              **t.params, "on_front": t.number in front} for t in pool], indent=1),
                                 "supernet_candidates.json")
