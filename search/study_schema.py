@@ -65,8 +65,9 @@ class SupernetConfig:
 
     epochs: Optional[int] = None  # supernet training epochs; null: 4 x train.epochs (BENCHMARKS.md)
     sampling: str = "uniform"  # uniform (SPOS) | balanced (each candidate once per cycle, FairNAS's counts)
-    candidates: int = 200  # distinct sub-networks the sampler proposes and the supernet scores
-    confirm: int = 4  # k: the best architectures of the supernet's front, trained stand-alone as trials
+    # 100 and 6: the best front of the measured grid on the quickstart (BENCHMARKS.md "Cost to a front").
+    candidates: int = 100  # distinct sub-networks the sampler proposes and the supernet scores
+    confirm: int = 6  # k: the best architectures of the supernet's front, trained stand-alone as trials
     calibration_batches: int = 4  # training batches that re-estimate BatchNorm statistics per sub-network
     val_batches: Optional[int] = None  # validation batches that score a sub-network; null: all
     checkpoint: Optional[str] = None  # a trained supernet to reuse (run folder or checkpoint.pt); null: find or train
