@@ -106,6 +106,10 @@ class SSAConfig:
     qkv_bias: bool = True  # q, k, v Linear layers with a bias
 
 
+#: Values of `init` (fwformer.model.initialise).
+INIT_SCHEMES = ("spikformer", "pytorch")
+
+
 @dataclass
 class Config:
     name: str = "custom"
@@ -123,6 +127,9 @@ class Config:
     mixers: List[str] = field(default_factory=lambda: ["ssa"])  # one per block, or one for all
     tau: float = 2.0
     surrogate_alpha: float = 4.0
+    # Linear/LayerNorm initialisation (fwformer.model.initialise): `spikformer`, the reference's
+    # truncated normal with std 0.02; `pytorch`, PyTorch's own (README "The model library").
+    init: str = "spikformer"
     ssa: SSAConfig = field(default_factory=SSAConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -265,6 +272,7 @@ def validate(cfg: Config, *, need_geometry: bool = True) -> None:
              f"sps_pools must be between 0 and sps_stages={cfg.sps_stages}, but got sps_pools={cfg.sps_pools}")
     _require(cfg.mlp_ratio > 0, f"mlp_ratio must be > 0, but got mlp_ratio={cfg.mlp_ratio}")
     _require(cfg.tau > 1.0, f"tau must be > 1 (spikingjelly's LIF), but got tau={cfg.tau}")
+    _require(cfg.init in INIT_SCHEMES, f"init must be one of {', '.join(INIT_SCHEMES)}, but got init='{cfg.init}'")
     _require(math.isfinite(cfg.ssa.scale) and cfg.ssa.scale > 0,
              f"ssa.scale must be a finite number > 0 (Spikformer: 0.125 CIFAR, 0.25 events), but got {cfg.ssa.scale}")
     _require(len(cfg.mixers) in (1, cfg.depth),

@@ -59,7 +59,7 @@ class SpikingTransformer(nn.Module):
             for name in cfg.block_mixers
         )
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
-        self.apply(init_reference_weights)
+        initialise(self, cfg.init)
 
     @property
     def T(self) -> int:
@@ -102,6 +102,13 @@ def init_reference_weights(module: nn.Module) -> None:
     elif isinstance(module, nn.LayerNorm):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
+
+
+def initialise(model: nn.Module, scheme: str) -> None:
+    """The config's `init`: `spikformer` applies `init_reference_weights`; `pytorch` keeps the
+    initialisation every layer got from PyTorch when it was built."""
+    if scheme == "spikformer":
+        model.apply(init_reference_weights)
 
 
 def attention_options(cfg: Config) -> AttentionOptions:

@@ -39,8 +39,7 @@ from torch import nn
 from fwformer.config import Config, validate
 from fwformer.errors import ConfigError
 from fwformer.mixers import create_mixer
-from fwformer.model import (SpikingMLP, SpikingTransformer, attention_options, build_model,
-                            init_reference_weights)
+from fwformer.model import SpikingMLP, SpikingTransformer, attention_options, build_model, initialise
 from fwformer.sps import SpikingPatchSplitting
 
 SAMPLING = ("uniform", "balanced")
@@ -124,7 +123,7 @@ class Supernet(nn.Module):
             for names in block_choices
         )
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
-        self.apply(init_reference_weights)
+        initialise(self, cfg.init)
         self.T_choices = sorted(dict.fromkeys(int(t) for t in T_choices))
         self.sampler = PathSampler(block_choices, self.T_choices, scheme=sampling, seed=seed)
         self.eval_sampler = PathSampler(block_choices, self.T_choices, scheme="uniform", seed=seed + 1)

@@ -103,6 +103,25 @@ def test_missing_geometry_is_an_error_when_building():
         load_config("tiny", ["img_size=null"])
 
 
+def test_pytorch_initialisation_keeps_each_linear_at_its_own_scale():
+    """`init: pytorch` (the tiny preset): every Linear keeps PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    so layers of different fan-in have different scales, and biases are not zeroed."""
+    torch.manual_seed(0)
+    model = build_model(load_config("cifar-small", ["embed_dim=128", "depth=2", "init=pytorch"]))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    for m in linears:
+        bound = m.in_features ** -0.5
+        w = m.weight.detach()
+        assert float(w.abs().max()) <= bound and float(w.std()) > 0.5 * bound / 3 ** 0.5
+    assert any(m.bias is not None and m.bias.any() for m in linears)
+    assert load_config("tiny").init == "pytorch" and load_config("spikformer-4-384").init == "spikformer"
+
+
+def test_unknown_init_scheme_is_a_config_error():
+    with pytest.raises(ConfigError, match="init must be one of spikformer, pytorch, but got init='xavier'"):
+        build_model(load_config("tiny", ["init=xavier"]))
+
+
 def test_reference_initialisation_of_linear_layers():
     """Spikformer's `_init_weights` (ZK-Zhou/spikformer cifar10/model.py): every Linear trunc_normal_
     std 0.02 with zero bias; convolutions and BatchNorms keep PyTorch's defaults."""
