@@ -191,13 +191,10 @@ class IsolatedMixer:
     def __init__(self, cfg, mixer: str, batch: int, device: str, amp: bool, rate: float = 0.15, seed: int = 0):
         import torch
 
-        from fwformer.mixers import create_mixer
-        from fwformer.model import attention_options
+        from fwformer.model import make_mixer
 
         torch.manual_seed(seed)
-        self.module = create_mixer(mixer, dim=cfg.embed_dim, grid=cfg.grid, num_heads=cfg.num_heads,
-                                   tau=cfg.tau, surrogate_alpha=cfg.surrogate_alpha,
-                                   attention=attention_options(cfg)).to(device)
+        self.module = make_mixer(cfg, mixer).to(device)
         n = cfg.grid[0] * cfg.grid[1]
         g = torch.Generator().manual_seed(seed)
         self.x = (torch.rand(cfg.T, batch, n, cfg.embed_dim, generator=g) < rate).float().to(device)

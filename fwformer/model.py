@@ -47,17 +47,8 @@ class SpikingTransformer(nn.Module):
         super().__init__()
         validate(cfg)
         self.cfg = cfg
-        neuron = dict(tau=cfg.tau, surrogate_alpha=cfg.surrogate_alpha)
-        self.sps = SpikingPatchSplitting(cfg.in_channels, cfg.embed_dim, cfg.sps_stages, cfg.sps_pools, **neuron)
-        attention = attention_options(cfg)
-        self.blocks = nn.ModuleList(
-            Block(
-                create_mixer(name, dim=cfg.embed_dim, grid=cfg.grid, num_heads=cfg.num_heads, attention=attention,
-                             **neuron),
-                SpikingMLP(cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio), **neuron),
-            )
-            for name in cfg.block_mixers
-        )
+        self.sps = make_sps(cfg)
+        self.blocks = nn.ModuleList(Block(make_mixer(cfg, name), make_mlp(cfg)) for name in cfg.block_mixers)
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
         initialise(self, cfg.init)
 
@@ -114,6 +105,25 @@ def initialise(model: nn.Module, scheme: str) -> None:
 def attention_options(cfg: Config) -> AttentionOptions:
     """The config's `ssa` section as the options every attending mixer (ssa, hybrids, wavspa) is built with."""
     return AttentionOptions(scale=float(cfg.ssa.scale), qkv_bias=bool(cfg.ssa.qkv_bias))
+
+
+# ---- the parts, built from a config (the stand-alone model and fwformer.supernet share them) ----------
+def neuron_options(cfg: Config) -> dict:
+    return dict(tau=cfg.tau, surrogate_alpha=cfg.surrogate_alpha)
+
+
+def make_sps(cfg: Config) -> SpikingPatchSplitting:
+    return SpikingPatchSplitting(cfg.in_channels, cfg.embed_dim, cfg.sps_stages, cfg.sps_pools, **neuron_options(cfg))
+
+
+def make_mixer(cfg: Config, name: str) -> Mixer:
+    """Mixer `name` at the config's width, token grid, heads, attention options and neurons."""
+    return create_mixer(name, dim=cfg.embed_dim, grid=cfg.grid, num_heads=cfg.num_heads,
+                        attention=attention_options(cfg), **neuron_options(cfg))
+
+
+def make_mlp(cfg: Config) -> SpikingMLP:
+    return SpikingMLP(cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio), **neuron_options(cfg))
 
 
 def build_model(cfg: Config) -> SpikingTransformer:

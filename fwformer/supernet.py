@@ -38,11 +38,11 @@ from torch import nn
 
 from fwformer.config import Config, validate
 from fwformer.errors import ConfigError
-from fwformer.mixers import create_mixer
-from fwformer.model import SpikingMLP, SpikingTransformer, attention_options, build_model, initialise
-from fwformer.sps import SpikingPatchSplitting
+from fwformer.model import SpikingTransformer, build_model, initialise, make_mixer, make_mlp, make_sps
 
 SAMPLING = ("uniform", "balanced")
+#: A candidate mixer's state key: block index, candidate index, the mixer's own key.
+MIXER_KEY = re.compile(r"^blocks\.(\d+)\.mixers\.(\d+)\.(.*)$")
 
 
 @dataclass(frozen=True)
@@ -113,15 +113,9 @@ class Supernet(nn.Module):
                                         T=max(T_choices))
         validate(self.base)
         cfg = self.base
-        neuron = dict(tau=cfg.tau, surrogate_alpha=cfg.surrogate_alpha)
-        self.sps = SpikingPatchSplitting(cfg.in_channels, cfg.embed_dim, cfg.sps_stages, cfg.sps_pools, **neuron)
-        attention = attention_options(cfg)
-        self.blocks = nn.ModuleList(
-            SuperBlock(names, [create_mixer(n, dim=cfg.embed_dim, grid=cfg.grid, num_heads=cfg.num_heads,
-                                            attention=attention, **neuron) for n in names],
-                       SpikingMLP(cfg.embed_dim, int(cfg.embed_dim * cfg.mlp_ratio), **neuron))
-            for names in block_choices
-        )
+        self.sps = make_sps(cfg)
+        self.blocks = nn.ModuleList(SuperBlock(names, [make_mixer(cfg, n) for n in names], make_mlp(cfg))
+                                    for names in block_choices)
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
         initialise(self, cfg.init)
         self.T_choices = sorted(dict.fromkeys(int(t) for t in T_choices))
@@ -211,12 +205,11 @@ class Supernet(nn.Module):
         """The weights (and BN statistics) of `choice`, under a stand-alone model's names."""
         self.check_choice(choice)
         index = {i: block.names.index(name) for i, (name, block) in enumerate(zip(choice.mixers, self.blocks))}
-        pattern = re.compile(r"^blocks\.(\d+)\.mixers\.(\d+)\.(.*)$")
         out = {}
         for key, value in self.state_dict().items():
             if key.endswith("_extra_state"):
                 continue
-            m = pattern.match(key)
+            m = MIXER_KEY.match(key)
             if m is None:
                 out[key] = value
             elif int(m.group(2)) == index[int(m.group(1))]:
@@ -237,7 +230,7 @@ class Supernet(nn.Module):
         return sum(v.numel() for k, v in self.state_dict().items() if k in names and self._on_path(k, choice))
 
     def _on_path(self, key: str, choice: Choice) -> bool:
-        m = re.match(r"^blocks\.(\d+)\.mixers\.(\d+)\.", key)
+        m = MIXER_KEY.match(key)
         return m is None or self.blocks[int(m.group(1))].names[int(m.group(2))] == choice.mixers[int(m.group(1))]
 
 

@@ -116,7 +116,7 @@ def candidate_run(tracker: Any, trial: Any, metrics: dict, key: str) -> str:
     """The candidate's MLflow child run, created finished."""
     return tracker.open_labelled_child(
         f"candidate-{trial.number:03d}", status="FINISHED", params=dict(trial.params),
-        metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        metrics=metrics,  # the tracker logs the numeric ones
         tags={EVALUATION_TAG: SUPERNET, CANDIDATE_TAG: str(trial.number), "canonical_key": key,
               "supernet_front": "false", "state": "COMPLETE"})
 

@@ -87,6 +87,6 @@ def label_confirmed(optuna_study: Any, tracker: Any) -> None:
             continue
         scores = t.user_attrs.get(SCORES_ATTR) or {}
         tracker.set_tags(run_id, {"evaluation": "trained", "strategy": "supernet",
-                                      "confirms_candidate": t.user_attrs[CANDIDATE_ATTR],
-                                      **{f"supernet_{k}": f"{v:.6g}" for k, v in scores.items()
-                                         if k in ("val_acc", "energy_mj")}})
+                                  "confirms_candidate": t.user_attrs[CANDIDATE_ATTR],
+                                  **{f"supernet_{k}": f"{v:.6g}" for k, v in scores.items()
+                                     if k in ("val_acc", "energy_mj")}})
