@@ -107,7 +107,9 @@ class SSAConfig:
 
 
 #: Values of `init` (fwformer.model.initialise).
-INIT_SCHEMES = ("spikformer", "pytorch")
+INIT_SCHEMES = ("spikformer", "pytorch", "spike-driven", "swformer")
+#: Values of `shortcut` (fwformer.model.BLOCKS): what the residual stream carries.
+SHORTCUTS = ("spike", "membrane")
 
 
 @dataclass
@@ -125,10 +127,18 @@ class Config:
     sps_stages: int = 4  # conv-BN-LIF stages of the patch splitter
     sps_pools: int = 2  # maxpools, on the last `sps_pools` stages: grid = img_size / 2**sps_pools
     mixers: List[str] = field(default_factory=lambda: ["ssa"])  # one per block, or one for all
+    # The block convention (fwformer.model): `spike` (Spikformer, QKFormer: a mixer and the MLP end in
+    # a LIF and their spikes are added to the residual stream) or `membrane` (Spike-driven Transformer,
+    # SWformer: each begins with a LIF and ends with BN; the stream holds real values).
+    shortcut: str = "spike"
+    head_lif: bool = False  # a LIF between the token mean and the classifier (Spike-driven Transformer)
     tau: float = 2.0
     surrogate_alpha: float = 4.0
-    # Linear/LayerNorm initialisation (fwformer.model.initialise): `spikformer`, the reference's
-    # truncated normal with std 0.02; `pytorch`, PyTorch's own (README "The model library").
+    # Initialisation (fwformer.model.initialise): `spikformer`, every Linear truncated normal std 0.02
+    # (the reference's); `pytorch`, PyTorch's own; `spike-driven`, every conv and every Linear that stands
+    # for one of its 1x1 convs truncated normal std 0.02, the classifier PyTorch's (Spike-driven
+    # Transformer's `_init_weights`); `swformer`, only the classifier truncated normal (SWformer's, whose
+    # other layers are convs) (README "The model library").
     init: str = "spikformer"
     ssa: SSAConfig = field(default_factory=SSAConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -273,6 +283,8 @@ def validate(cfg: Config, *, need_geometry: bool = True) -> None:
     _require(cfg.mlp_ratio > 0, f"mlp_ratio must be > 0, but got mlp_ratio={cfg.mlp_ratio}")
     _require(cfg.tau > 1.0, f"tau must be > 1 (spikingjelly's LIF), but got tau={cfg.tau}")
     _require(cfg.init in INIT_SCHEMES, f"init must be one of {', '.join(INIT_SCHEMES)}, but got init='{cfg.init}'")
+    _require(cfg.shortcut in SHORTCUTS,
+             f"shortcut must be one of {', '.join(SHORTCUTS)}, but got shortcut='{cfg.shortcut}'")
     _require(math.isfinite(cfg.ssa.scale) and cfg.ssa.scale > 0,
              f"ssa.scale must be a finite number > 0 (Spikformer: 0.125 CIFAR, 0.25 events), but got {cfg.ssa.scale}")
     _require(len(cfg.mixers) in (1, cfg.depth),

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from fwformer.errors import ConfigError
+from fwformer.neurons import reset_state  # noqa: F401  (re-exported: the loops here reset after every batch)
 
 __all__ = ["autocast", "evaluate_model", "first_batches", "inference_latency_ms", "input_kind_of", "measure",
            "peak_memory_mb", "reset_state", "resolve_device", "seed_everything", "torch_settings"]
@@ -42,13 +43,6 @@ def autocast(device: torch.device, amp: bool):
     if amp and device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def reset_state(model: torch.nn.Module) -> None:
-    """Clear every neuron's membrane state, so the next batch starts from rest."""
-    from spikingjelly.activation_based import functional
-
-    functional.reset_net(model)
 
 
 @contextlib.contextmanager

@@ -38,7 +38,9 @@ from torch import nn
 
 from fwformer.config import Config, validate
 from fwformer.errors import ConfigError
-from fwformer.model import SpikingTransformer, build_model, initialise, make_mixer, make_mlp, make_sps
+from fwformer.model import (ResidualBlock, SpikingTransformer, build_model, classify, initialise, lif_options,
+                            make_mixer, make_mlp, make_sps, neuron_options)
+from fwformer.neurons import make_lif
 
 SAMPLING = ("uniform", "balanced")
 #: A candidate mixer's state key: block index, candidate index, the mixer's own key.
@@ -87,19 +89,18 @@ class PathSampler:
         return order[step % m]
 
 
-class SuperBlock(nn.Module):
-    """A block with every candidate mixer (`mixers[i]` is `names[i]`) and one shared MLP."""
+class SuperBlock(ResidualBlock):
+    """A block with every candidate mixer (`mixers[i]` is `names[i]`) and one shared MLP; the same
+    residual steps and block convention as the stand-alone `Block`."""
 
-    def __init__(self, names: Sequence[str], mixers: Sequence[nn.Module], mlp: nn.Module):
-        super().__init__()
+    def __init__(self, names: Sequence[str], mixers: Sequence[nn.Module], mlp: nn.Module, **convention):
+        super().__init__(mlp, **convention)
         self.names = list(names)
         self.mixers = nn.ModuleList(mixers)
-        self.mlp = mlp
         self.active = 0
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # the same two residual steps as `Block`
-        x = x + self.mixers[self.active](x)
-        return x + self.mlp(x)
+    def active_mixer(self) -> nn.Module:
+        return self.mixers[self.active]
 
 
 class Supernet(nn.Module):
@@ -114,8 +115,10 @@ class Supernet(nn.Module):
         validate(self.base)
         cfg = self.base
         self.sps = make_sps(cfg)
-        self.blocks = nn.ModuleList(SuperBlock(names, [make_mixer(cfg, n) for n in names], make_mlp(cfg))
+        self.blocks = nn.ModuleList(SuperBlock(names, [make_mixer(cfg, n) for n in names], make_mlp(cfg),
+                                               shortcut=cfg.shortcut, **neuron_options(cfg))
                                     for names in block_choices)
+        self.head_lif = make_lif(**lif_options(cfg)) if cfg.head_lif else None
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
         initialise(self, cfg.init)
         self.T_choices = sorted(dict.fromkeys(int(t) for t in T_choices))
@@ -198,7 +201,7 @@ class Supernet(nn.Module):
         x = self.sps(SpikingTransformer.to_time_major(self, x))  # [T, B, N, D]
         for block in self.blocks:
             x = block(x)
-        return self.head(x.mean(dim=2).mean(dim=0))  # tokens, then time -> [B, classes]
+        return classify(self, x)
 
     # ---- sub-networks as stand-alone models ---------------------------------------------------------
     def subnet_state_dict(self, choice: Choice) -> dict[str, torch.Tensor]:
@@ -242,7 +245,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> 
     average over the batches (momentum None). Only BatchNorms compute in training mode; every
     other module runs in eval mode, and neuron state is reset after each batch. Nothing but BN
     statistics changes; BatchNorms that do not run keep theirs. Returns the number of batches."""
-    from fwformer.engine import reset_state
+    from fwformer.neurons import reset_state
 
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     modes = {m: m.training for m in model.modules()}

@@ -6,7 +6,6 @@ from itertools import islice
 from typing import Any, Iterable, Optional
 
 import torch
-from spikingjelly.activation_based.neuron import BaseNode
 from torch import nn
 
 from fwformer.energy.models import ENERGY_MODELS, sop_layers
@@ -15,6 +14,7 @@ from fwformer.energy.sop import PRICED, SopMeter, random_spikes
 from fwformer.energy.static_input import RunOnce
 from fwformer.energy_ops import listening
 from fwformer.errors import ConfigError
+from fwformer.neurons import is_neuron
 
 INPUT_KINDS = ("static", "frames")
 
@@ -166,7 +166,7 @@ def check_priceable(model: nn.Module, energy_model: str, *, input_kind: str) -> 
 
 
 def _sop_pass(model, inputs, names, layers_to_watch, input_kind, rate_one, generator):
-    from fwformer.engine import reset_state
+    from fwformer.neurons import reset_state
 
     meter = SopMeter(names)
     run_once = RunOnce(layers_to_watch)
@@ -175,8 +175,7 @@ def _sop_pass(model, inputs, names, layers_to_watch, input_kind, rate_one, gener
         with run_once.pre_hooks():
             handles += [m.register_forward_hook(meter.hook) for m in layers_to_watch]
             if rate_one:
-                handles += [m.register_forward_hook(random_spikes(generator)) for m in model.modules()
-                            if isinstance(m, BaseNode)]
+                handles += [m.register_forward_hook(random_spikes(generator)) for m in model.modules() if is_neuron(m)]
             with run_once.post_hooks(), listening(meter):
                 for x in inputs:
                     run_once.image = x.detach() if input_kind == "static" else None

@@ -8,10 +8,12 @@ transforms), is recorded with:
   conv output numel x in/groups x kernel area. Tensors are `[T, B, ...]` and layers run on all T at
   once, so FLOPs include T, except for a layer fed a static image repeated over T, which runs once
   (`fwformer.energy.static_input`);
-- the nature of its input: spikes when it holds only non-negative integers (binary spikes,
-  Spikformer's integer-valued residual stream, event frames of spike counts), else real values;
-- for spike inputs, the sum of the input's values, so the firing rate (mean spike count, the
-  fraction of ones for binary spikes) is measured, not assumed.
+- the nature of its input: spikes when it holds only integers (binary spikes, Spikformer's
+  integer-valued residual stream, event frames of spike counts, and signed spikes in {-1, 0, +1}
+  such as SWformer's ternary neurons emit: a -1 is a subtraction, an accumulate like a +1), else
+  real values;
+- for spike inputs, the sum of the input's magnitudes, so the firing rate (mean |spike count|,
+  the fraction of ones for binary spikes) is measured, not assumed: SOPs = mean |x| x FLOPs.
 
 The reductions stay on the device until the end of the pass (one transfer, not one per call).
 """
@@ -43,7 +45,7 @@ class OpRow:
     kind: str  # MAC (real-valued input) or AC (spike input)
     flops: int = 0
     acs: float = 0.0  # firing rate x FLOPs, summed over calls (AC rows)
-    spikes: float = 0.0  # sum of the input's values (AC rows)
+    spikes: float = 0.0  # sum of the input's magnitudes (AC rows)
     elements: int = 0  # input elements (AC rows)
 
     @property
@@ -60,11 +62,8 @@ class SopMeter:
         self.stats: list[torch.Tensor] = []  # per call: [is_spike, sum of values]
 
     def _record(self, name: str, op: str, flops: int, x: torch.Tensor) -> None:
-        if x.is_floating_point():
-            is_spike = ((x >= 0) & (x == x.round())).all()
-        else:
-            is_spike = (x >= 0).all()
-        total = x.sum(dtype=torch.float64)
+        is_spike = (x == x.round()).all() if x.is_floating_point() else torch.ones((), dtype=torch.bool, device=x.device)
+        total = x.abs().sum(dtype=torch.float64)
         self.calls.append((name, op, int(flops), x.numel()))
         self.stats.append(torch.stack([is_spike.to(torch.float64), total]))
 

@@ -13,20 +13,20 @@ from collections import defaultdict
 from typing import Any, Iterable, Optional
 
 import torch
-from spikingjelly.activation_based.neuron import BaseNode
 from torch import nn
 
 from fwformer.energy.report import PJ_TO_MJ, LayerEnergy
 from fwformer.energy.sop import PRICED, all_spikes
 from fwformer.energy.static_input import RunOnce
 from fwformer.errors import ConfigError
+from fwformer.neurons import is_neuron
 
 
 def _run(model: nn.Module, inputs: Iterable[torch.Tensor], profiler: Any, run_once: RunOnce, rate_one: bool) -> None:
     """Forward every input under `profiler`; its hooks are registered before the run-once hooks."""
-    from fwformer.engine import reset_state
+    from fwformer.neurons import reset_state
 
-    neurons = [m for m in model.modules() if isinstance(m, BaseNode)]
+    neurons = [m for m in model.modules() if is_neuron(m)]
     handles = [m.register_forward_hook(all_spikes) for m in neurons] if rate_one else []
     try:
         with run_once.pre_hooks(), profiler, run_once.post_hooks():
@@ -126,12 +126,12 @@ def lemaire_unpriceable(model: nn.Module) -> list[tuple[str, str]]:
     """(layer, why) for every module whose work Lemaire et al.'s formulas cannot price."""
     from spikingjelly.activation_based.neuron import IFNode, LIFNode
 
-    inside_neurons = {c for m in model.modules() if isinstance(m, BaseNode) for c in m.modules() if c is not m}
+    inside_neurons = {c for m in model.modules() if is_neuron(m) for c in m.modules() if c is not m}
     out = []
     for name, module in model.named_modules():
         if module in inside_neurons or isinstance(module, (*PRICED, IFNode, LIFNode, *LEMAIRE_OMITS)):
             continue
-        if isinstance(module, BaseNode):
+        if is_neuron(module):
             out.append((name, f"a {type(module).__name__} neuron (the formulas cover IF and LIF)"))
         elif not any(module.children()):
             out.append((name, f"a {type(module).__name__} module (the formulas cover Conv, Linear, IF and LIF)"))

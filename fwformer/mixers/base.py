@@ -25,6 +25,9 @@ class Mixer(nn.Module):
 
     #: Output neuron threshold. Spikformer's SSA uses 1.0 after its projection.
     output_threshold: float = 1.0
+    #: True when the mixer multiplies two activity-dependent tensors (attention maps, gates, masks
+    #: computed from the input): a neuromorphic chip with fixed synaptic weights cannot run it.
+    activity_products: bool = False
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, tau: float = 2.0,
                  surrogate_alpha: float = 4.0, attention: Optional[AttentionOptions] = None):
@@ -47,6 +50,20 @@ class Mixer(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def to_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens `[T, B, N, D]` -> feature maps `[T*B, D, H, W]` for convolutions over the grid."""
+        t, b, n, d = x.shape
+        return x.reshape(t * b, *self.grid, d).permute(0, 3, 1, 2)
+
+    def to_tokens(self, y: torch.Tensor, t: int) -> torch.Tensor:
+        """Feature maps `[T*B, D, H, W]` -> tokens `[T, B, N, D]` (row-major, as `to_maps` read them)."""
+        tb, d = y.shape[:2]
+        return y.flatten(2).transpose(1, 2).reshape(t, tb // t, -1, d)
+
+    def bn_tokens(self, bn: nn.Module, y: torch.Tensor) -> torch.Tensor:
+        """A BatchNorm1d over the channels of tokens `[..., D]`."""
+        return bn(y.reshape(-1, y.shape[-1])).reshape(y.shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

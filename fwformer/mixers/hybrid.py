@@ -18,6 +18,7 @@ class HybridMixer(Mixer):
         super().__init__(dim, grid, num_heads, **neuron)
         self.parts = nn.ModuleList(parts)
         self.mixer_name = name
+        self.activity_products = any(p.activity_products for p in parts)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         total = self.parts[0].features(x)

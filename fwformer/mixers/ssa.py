@@ -17,6 +17,7 @@ from fwformer.mixers.registry import register
 
 @register("ssa")
 class SpikingSelfAttention(Mixer):
+    activity_products = True  # q k^T and its product with v
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
         check_heads("ssa", dim, num_heads)

@@ -81,6 +81,7 @@ class WaveletSpaceAttention(WaveletFamily, Mixer):
     """Forward DWT -> BN + LIF -> one SSA per level group -> inverse DWT. Subclasses give the operator."""
 
     prefix = ""
+    activity_products = True  # each group's attention
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, wavelet: str, level: int,
                  learned: bool, **common):

@@ -118,7 +118,7 @@ def test_pytorch_initialisation_keeps_each_linear_at_its_own_scale():
 
 
 def test_unknown_init_scheme_is_a_config_error():
-    with pytest.raises(ConfigError, match="init must be one of spikformer, pytorch, but got init='xavier'"):
+    with pytest.raises(ConfigError, match="init must be one of spikformer, pytorch, spike-driven, swformer, but got init='xavier'"):
         build_model(load_config("tiny", ["init=xavier"]))
 
 
