@@ -25,6 +25,8 @@ from space.schema import SpaceConfig
 
 #: Width choices a space may search; empty in the space means "the base config's value".
 DIM_KEYS = ("embed_dim", "num_heads", "mlp_ratio")
+#: Every architecture field a space may search besides mixers and T: the widths and the block convention.
+CHOICE_KEYS = (*DIM_KEYS, "shortcut")
 
 
 def load_space(spec: Union[Mapping[str, Any], SpaceConfig, str, Path, Any], base: Optional[Config] = None, *,
@@ -112,11 +114,13 @@ class SearchSpace:
         self.T = self._ints("T", spec.T, default=[self.base.T])
         if max(self.T) > LIMITS["T"]:
             raise ConfigError(f"{self.key}.T must hold values up to {LIMITS['T']}, but got {self.T}")
-        self.dims: dict[str, list] = {}  # searched widths only
+        self.dims: dict[str, list] = {}  # searched widths and block conventions only
         for name in DIM_KEYS:
             values = list(getattr(spec, name))
             if values:
                 self.dims[name] = self._positive(name, values)
+        if spec.shortcut:
+            self.dims["shortcut"] = self._shortcuts(list(spec.shortcut))
         self._check_widths()
         self.constraints = spec.constraints
         self._costs: dict[str, Cost] = {}
@@ -203,12 +207,15 @@ class SearchSpace:
         trial's measured energy, so a fixed hypervolume reference. None without a token grid."""
         if self.grid is None:
             return None
-        big = self._corner(max)
-        # Energy at firing rate 1 grows linearly with T, so the mixers are ranked at the smallest T
-        # (much cheaper on large inputs) and only the winner is measured at the largest.
-        per_mixer = self._one_block_costs(dataclasses.replace(big, T=min(self.T)), energy=True)
-        mixers = [max(c, key=lambda m: (per_mixer[m].energy_mj, per_mixer[m].params)) for c in self.block_choices]
-        return model_cost(dataclasses.replace(big, mixers=mixers, depth=self.depth), energy=True).energy_mj
+        out = 0.0
+        for shortcut in self.dims.get("shortcut", [self.base.shortcut]):  # the convention changes what layers read
+            big = dataclasses.replace(self._corner(max), shortcut=shortcut)
+            # Energy at firing rate 1 grows linearly with T, so the mixers are ranked at the smallest T
+            # (much cheaper on large inputs) and only the winner is measured at the largest.
+            per_mixer = self._one_block_costs(dataclasses.replace(big, T=min(self.T)), energy=True)
+            mixers = [max(c, key=lambda m: (per_mixer[m].energy_mj, per_mixer[m].params)) for c in self.block_choices]
+            out = max(out, model_cost(dataclasses.replace(big, mixers=mixers, depth=self.depth), energy=True).energy_mj)
+        return out
 
     # ---- description ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -240,6 +247,14 @@ class SearchSpace:
         if bad:
             raise ConfigError(f"{self.key}.{name} must hold integers >= 1, but got {list(values)}")
         return sorted(dict.fromkeys(int(v) for v in values))
+
+    def _shortcuts(self, values: list) -> list[str]:
+        from fwformer.config import SHORTCUTS
+
+        bad = [v for v in values if v not in SHORTCUTS]
+        if bad:
+            raise ConfigError(f"{self.key}.shortcut must hold values among {', '.join(SHORTCUTS)}, but got {values}")
+        return list(dict.fromkeys(values))
 
     def _positive(self, name: str, values: list) -> list:
         if any(v <= 0 for v in values):
@@ -309,22 +324,23 @@ class SearchSpace:
         # Costs add up over blocks, so the cheapest model takes each block's cheapest mixer at the
         # smallest T and widths. With both ceilings set, the cheapest by params and the cheapest by
         # energy are tried (exact with one ceiling, a close heuristic with two).
-        small = self._corner(min)
         energy = c.max_energy_mj is not None
-        per_mixer = self._one_block_costs(small, energy=energy)
-
-        def cheapest(order) -> list[str]:
-            return [min(choices, key=lambda m: order(per_mixer[m])) for choices in self.block_choices]
-
-        candidates = [cheapest(lambda k: (k.params, k.energy_mj or 0.0))]
-        if energy:
-            candidates.append(cheapest(lambda k: (k.energy_mj, k.params)))
         violations: list[str] = []
-        for mixers in candidates:
-            cfg = dataclasses.replace(small, mixers=mixers)
-            violations = self.check_constraints(cfg)
-            if not violations:
-                return
+        for shortcut in self.dims.get("shortcut", [self.base.shortcut]):
+            small = dataclasses.replace(self._corner(min), shortcut=shortcut)
+            per_mixer = self._one_block_costs(small, energy=energy)
+
+            def cheapest(order) -> list[str]:
+                return [min(choices, key=lambda m: order(per_mixer[m])) for choices in self.block_choices]
+
+            candidates = [cheapest(lambda k: (k.params, k.energy_mj or 0.0))]
+            if energy:
+                candidates.append(cheapest(lambda k: (k.energy_mj, k.params)))
+            for mixers in candidates:
+                cfg = dataclasses.replace(small, mixers=mixers)
+                violations = self.check_constraints(cfg)
+                if not violations:
+                    return
         widths = ", ".join(f"{k}={getattr(small, k)}" for k in DIM_KEYS)
         raise ConfigError(
             f"{self.key}.constraints admit no model of this space: the cheapest (mixers {candidates[-1]}, "

@@ -52,14 +52,10 @@ class Mixer(nn.Module):
         raise NotImplementedError
 
     def to_maps(self, x: torch.Tensor) -> torch.Tensor:
-        """Tokens `[T, B, N, D]` -> feature maps `[T*B, D, H, W]` for convolutions over the grid."""
-        t, b, n, d = x.shape
-        return x.reshape(t * b, *self.grid, d).permute(0, 3, 1, 2)
+        return tokens_to_maps(x, self.grid)
 
     def to_tokens(self, y: torch.Tensor, t: int) -> torch.Tensor:
-        """Feature maps `[T*B, D, H, W]` -> tokens `[T, B, N, D]` (row-major, as `to_maps` read them)."""
-        tb, d = y.shape[:2]
-        return y.flatten(2).transpose(1, 2).reshape(t, tb // t, -1, d)
+        return maps_to_tokens(y, t)
 
     def bn_tokens(self, bn: nn.Module, y: torch.Tensor) -> torch.Tensor:
         """A BatchNorm1d over the channels of tokens `[..., D]`."""
@@ -78,3 +74,15 @@ class Mixer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, grid={self.grid}"
+
+
+def tokens_to_maps(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Tokens `[T, B, N, D]` -> feature maps `[T*B, D, H, W]` for convolutions over the grid."""
+    t, b, n, d = x.shape
+    return x.reshape(t * b, *grid, d).permute(0, 3, 1, 2)
+
+
+def maps_to_tokens(y: torch.Tensor, t: int) -> torch.Tensor:
+    """Feature maps `[T*B, D, H, W]` -> tokens `[T, B, N, D]` (row-major, as `tokens_to_maps` read them)."""
+    tb, d = y.shape[:2]
+    return y.flatten(2).transpose(1, 2).reshape(t, tb // t, -1, d)

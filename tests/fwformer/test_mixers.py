@@ -93,7 +93,7 @@ def test_mixer_runs_under_cuda_autocast(name, dtype):
 
 
 def test_unknown_mixer_names_the_closest():
-    message = r"unknown mixer 'fft3d' \(did you mean: fft2d, fft1d\?\); expected one of: dwtc, fft1d, fft2d"
+    message = r"unknown mixer 'fft3d' \(did you mean: fft2d, fft1d\?\); expected one of: axial, dwc3, dwc5, dwc7, dwtc, fft1d, fft2d"
     with pytest.raises(ConfigError, match=message):
         make("fft3d")
     with pytest.raises(ConfigError, match=r"unknown mixer 'sa' \(did you mean: ssa"):

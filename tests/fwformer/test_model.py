@@ -136,3 +136,89 @@ def test_reference_initialisation_of_linear_layers():
         w = conv.weight.detach()
         fan_in = w[0].numel()  # PyTorch's kaiming_uniform(a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in))
         assert float(w.abs().max()) <= fan_in ** -0.5 and float(w.std()) > 0.5 * (3 * fan_in) ** -0.5
+
+
+# --- the block conventions ---------------------------------------------------------------------------
+
+def _lif(x, threshold=1.0):
+    """spikingjelly's multi-step LIF (tau 2, decay_input, hard reset to 0) over the first axis."""
+    v, out = torch.zeros_like(x[0]), []
+    for xt in x:
+        v = v + (xt - v) / 2
+        s = (v >= threshold).float()
+        v = v * (1 - s)
+        out.append(s)
+    return torch.stack(out)
+
+
+def _convbn(x5, layer):  # ConvBN on [T, B, C, H, W], eval mode
+    t, b = x5.shape[:2]
+    y = layer.bn(layer.conv(x5.flatten(0, 1)))
+    return y.reshape(t, b, *y.shape[1:])
+
+
+def _linearbn(x, layer):
+    return layer.bn(layer.linear(x.reshape(-1, x.shape[-1]))).reshape(*x.shape[:-1], -1)
+
+
+def test_membrane_shortcut_model_is_spike_driven_transformers_forward():
+    """A small `spike-driven-2-512` (SDSA, membrane blocks, MS_SPS, head LIF) against model/spikeformer.py's
+    forward written out with the same weights: SPS whose last stage has no LIF and whose position
+    embedding is BN(conv(LIF(x_feat))) + x_feat; blocks x + SDSA(x) (SDSA starts with its shortcut LIF),
+    x + BN(fc2(LIF(BN(fc1(LIF(x)))))); token mean, head LIF, Linear, mean over T."""
+    cfg = load_config("spike-driven-2-512", ["embed_dim=32", "num_heads=4", "T=3"])
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    for module in model.modules():  # BN away from the identity, so that neurons fire
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.bias.data.uniform_(0.5, 2.0)
+            module.running_var.uniform_(0.5, 1.5)
+    image = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        logits = model(image)
+        reset_state(model)
+        x = image.unsqueeze(0).repeat(3, 1, 1, 1, 1)  # [T, B, C, H, W]
+        stages = model.sps.stages
+        x = _lif(_convbn(x, stages[0]))
+        x = _lif(_convbn(x, stages[2]))
+        x = _lif(_convbn(x, stages[4])).flatten(0, 1)
+        x = torch.nn.functional.max_pool2d(x, 3, 2, 1).reshape(3, 2, 16, 16, 16)
+        x = _convbn(x, stages[7]).flatten(0, 1)  # the last stage: conv, BN, maxpool, no LIF
+        x_feat = torch.nn.functional.max_pool2d(x, 3, 2, 1).reshape(3, 2, 32, 8, 8)
+        x = x_feat + _convbn(_lif(x_feat), model.sps.rpe)
+        x = x.flatten(3).transpose(2, 3)  # [T, B, N, D]
+        for block in model.blocks:
+            sdsa = block.mixer
+            s = _lif(x)  # shortcut_lif
+            q, k, v = (_lif(_linearbn(s, getattr(sdsa, n))) for n in "qkv")
+            mask = _lif((k * v).sum(dim=2, keepdim=True), 0.5)
+            x = x + _linearbn(q * mask, sdsa.proj)
+            x = x + _linearbn(_lif(_linearbn(_lif(x), block.mlp.fc1)), block.mlp.fc2)
+        expected = model.head(_lif(x.mean(dim=2)).mean(dim=0))
+    assert _lif(x.mean(dim=2)).sum() > 0  # the head LIF fires: the comparison is not of silence
+    torch.testing.assert_close(logits, expected)
+
+
+def test_spike_and_membrane_conventions_build_the_same_parameters_but_differ():
+    spike = load_config("tiny", ["mixers=[sdsa,fft2d]"])
+    membrane = load_config("tiny", ["mixers=[sdsa,fft2d]", "shortcut=membrane"])
+    assert count_parameters(build_model(spike)) == count_parameters(build_model(membrane))
+    from space.search_space import canonical_key
+
+    assert canonical_key(spike) != canonical_key(membrane)
+    with pytest.raises(ConfigError, match="shortcut must be one of spike, membrane, but got shortcut='sew'"):
+        load_config("tiny", ["shortcut=sew"])
+
+
+def test_spike_driven_and_swformer_initialisations():
+    torch.manual_seed(0)
+    cfg = load_config("tiny", ["init=spike-driven", "embed_dim=64"])
+    model = build_model(cfg)
+    conv = model.sps.stages[0].conv.weight
+    assert 0.015 < conv.std() < 0.025  # normal 0.02 (timm cuts at +-2 absolute: no cut at this scale)
+    assert 0.015 < model.blocks[0].mlp.fc1.linear.weight.std() < 0.025
+    assert model.head.weight.std() > 0.05  # the classifier keeps PyTorch's (uniform, 1/sqrt(64) bound)
+    torch.manual_seed(0)
+    sw = build_model(load_config("tiny", ["init=swformer", "embed_dim=64"]))
+    assert 0.015 < sw.head.weight.std() < 0.025 and (sw.head.bias == 0).all()
+    assert sw.blocks[0].mlp.fc1.linear.weight.std() > 0.05  # PyTorch's, as the reference's 1x1 convs

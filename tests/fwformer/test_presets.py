@@ -67,3 +67,41 @@ def test_the_cifar10_normalisation_is_the_references():
     # yml `mean` / `std`, used by the loader's normalisation and (rounded to 8 bits) as RandAugment's fill.
     assert SPECS["cifar10"].mean == (0.4914, 0.4822, 0.4465)
     assert SPECS["cifar10"].std == (0.2470, 0.2435, 0.2616)
+
+
+# --- Spike-driven Transformer: BICLab/Spike-Driven-Transformer conf/cifar10/2_512_300E_t4.yml + train.py -----
+
+SPIKE_DRIVEN_TRAIN = {
+    "epochs": 300, "cooldown_epochs": 10, "batch_size": 64, "lr": 3e-4, "min_lr": 1e-5, "warmup_epochs": 20,
+    "warmup_lr": 1e-6, "warmup_prefix": False, "lr_per_epoch": True, "weight_decay": 0.06, "label_smoothing": 0.1,
+    "mixup": 0.5, "cutmix": 0.0, "mixup_off_epoch": 200,
+    "grad_clip": 0.0,  # train.py --clip-grad default None
+    "amp": False,  # yml amp: False
+    "seed": 42,
+}
+
+
+def spike_driven_reference_parameters(d: int, depth: int, classes: int, heads: int, with_talking_heads: bool) -> int:
+    """model/spikeformer.py + module/{sps,ms_conv}.py, counted from their layers."""
+    sps = 3 * 9 * d // 8 + (d // 8) * 9 * (d // 4) + (d // 4) * 9 * (d // 2) + (d // 2) * 9 * d + d * 9 * d
+    sps += 2 * (d // 8 + d // 4 + d // 2 + d + d)  # five BatchNorm2d
+    attention = 3 * d * d + 3 * 2 * d + d * d + d + 2 * d + (heads * heads if with_talking_heads else 0)
+    mlp = d * 4 * d + 4 * d + 2 * 4 * d + 4 * d * d + d + 2 * d
+    return sps + depth * (attention + mlp) + d * classes + classes
+
+
+def test_spike_driven_preset_is_the_reference_cifar10_model_and_recipe():
+    from fwformer.model import build_model, count_parameters
+
+    cfg = load_config("spike-driven-2-512")
+    assert (cfg.T, cfg.depth, cfg.embed_dim, cfg.num_heads, cfg.mlp_ratio) == (4, 2, 512, 8, 4.0)
+    assert (cfg.mixers, cfg.shortcut, cfg.head_lif, cfg.init) == (["sdsa"], "membrane", True, "spike-driven")
+    for key, value in SPIKE_DRIVEN_TRAIN.items():
+        assert getattr(cfg.train, key) == pytest.approx(value), f"train.{key}"
+    assert (cfg.data.split, cfg.data.hflip, cfg.data.random_erasing, cfg.data.randaugment_m) == ("test", True, 0.0, 9)
+    model = build_model(cfg)
+    # The reference less its unused talking-heads Conv1d (8 x 8 per block).
+    assert count_parameters(model) == spike_driven_reference_parameters(512, 2, 10, 8, False) == 10_233_418
+    assert spike_driven_reference_parameters(512, 2, 10, 8, True) - count_parameters(model) == 2 * 64
+    # The paper's 10.28M: the same model with CIFAR-100's 100-class head.
+    assert round(count_parameters(build_model(load_config("spike-driven-2-512", ["num_classes=100"]))) / 1e6, 2) == 10.28

@@ -155,3 +155,23 @@ def test_bn_recalibration_of_an_extracted_model_gives_the_supernets_statistics(s
     theirs = model.state_dict()
     for key, value in supernet.subnet_state_dict(choice).items():
         assert torch.allclose(value.float(), theirs[key].float(), atol=1e-6), key
+
+
+def test_membrane_supernet_subnetworks_equal_standalone_models():
+    """The membrane convention (a LIF before each mixer, BN-ended MLP, head LIF) in the supernet too."""
+    torch.manual_seed(0)
+    names = ["sdsa", "fft2d", "qkta"]
+    supernet = Supernet(load_config("tiny", ["depth=2", "shortcut=membrane", "head_lif=true"]), [names, names], [1, 2])
+    x = torch.rand(2, 1, 8, 8)
+    for choice in (Choice(("sdsa", "qkta"), 2), Choice(("fft2d", "sdsa"), 1)):
+        model = supernet.extract(choice)
+        assert model.cfg.shortcut == "membrane" and model.blocks[0].mixer_lif is not None
+        supernet.train()
+        model.train()
+        with torch.no_grad(), supernet.use(choice):
+            ours = supernet(x)
+            reset_state(supernet)
+        with torch.no_grad():
+            theirs = model(x)
+            reset_state(model)
+        assert torch.equal(ours, theirs), choice

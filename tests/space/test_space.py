@@ -210,3 +210,16 @@ def test_names_come_from_the_registry_only(tiny):
     # Every fixed name of the registry is accepted as a choice; none is listed by the space itself.
     s = load_space({"depth": 1, "mixers": sorted(MIXERS)}, tiny)
     assert s.block_choices[0] == sorted(MIXERS)
+
+
+def test_block_convention_is_a_searchable_choice(tiny):
+    s = space({"mixers": ["sdsa", "fft2d"], "depth": 2, "T": [1], "shortcut": ["spike", "membrane"]}, tiny)
+    assert s.choices()["shortcut"] == ["spike", "membrane"]
+    params = {"mixer_0": "sdsa", "mixer_1": "fft2d", "T": 1, "shortcut": "membrane"}
+    cfg = s.to_config(params)
+    assert cfg.shortcut == "membrane" and build_model(cfg).blocks[0].mixer_lif is not None
+    assert s.params_from_config(cfg) == params
+    assert s.canonical_key(params) != s.canonical_key({**params, "shortcut": "spike"})
+    assert s.max_energy_mj() > 0
+    with pytest.raises(ConfigError, match=r"space.shortcut must hold values among spike, membrane, but got \['sew'\]"):
+        space({"mixers": ["ssa"], "shortcut": ["sew"]}, tiny)
