@@ -11,7 +11,8 @@ import json
 import sys
 from typing import Any, Optional
 
-from benchmarks.mixers import CLAIMS, _get
+from benchmarks.mixers.catalogue import CLAIMS
+from benchmarks.mixers.run import _get
 
 
 def _f(value: Optional[float], spec: str) -> str:
@@ -77,7 +78,8 @@ def mixers_tables(payload: dict[str, Any]) -> str:
 def energy_model_tables(payload: dict[str, Any]) -> str:
     """Energy per image under every energy model, measured rates and rate 1, with ratios to SSA,
     and how the mean firing rate moved over training (`--energy-checkpoints`)."""
-    from benchmarks.mixers import PUBLISHED_FFT2D_VS_SSA, add_ratios
+    from benchmarks.mixers.catalogue import PUBLISHED_FFT2D_VS_SSA
+    from benchmarks.mixers.run import add_ratios
 
     out = []
     for name, g in payload["geometries"].items():

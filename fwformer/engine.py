@@ -1,9 +1,9 @@
 """What training, evaluation and benchmarks share: the device, autocast, seeding, and running a
-model over batches with its neuron state reset after every batch.
+model over batches with its neuron state reset before them and after every batch.
 
 Both `fwformer.train` and `fwformer.evaluate` import this module and never each other. The loops
 here own the spiking state: spikingjelly neurons keep their membrane potential between calls, so
-whoever runs a batch resets the network after it (`run_batches`), as spikingjelly's examples do.
+whoever runs batches resets the network before them and after each (`fwformer.neurons`).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from fwformer.errors import ConfigError
-from fwformer.neurons import reset_state  # noqa: F401  (re-exported: the loops here reset after every batch)
+from fwformer.neurons import fresh_state, reset_state  # noqa: F401  (reset_state re-exported)
 
 __all__ = ["autocast", "evaluate_model", "first_batches", "inference_latency_ms", "input_kind_of", "measure",
            "peak_memory_mb", "reset_state", "resolve_device", "seed_everything", "torch_settings"]
@@ -86,13 +86,14 @@ def evaluate_model(model: torch.nn.Module, batches: Iterable, *, device: torch.d
     loss_sum = torch.zeros((), device=device)
     n = 0
     try:
-        for x, y in batches:
-            with autocast(device, amp):
-                logits = model(x)
-            reset_state(model)
-            loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
-            correct += (logits.argmax(dim=1) == y).sum()
-            n += y.shape[0]
+        with fresh_state(model):
+            for x, y in batches:
+                with autocast(device, amp):
+                    logits = model(x)
+                reset_state(model)
+                loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+                correct += (logits.argmax(dim=1) == y).sum()
+                n += y.shape[0]
     finally:
         model.train(was_training)
     if n == 0:
@@ -108,17 +109,18 @@ def inference_latency_ms(model: torch.nn.Module, x: torch.Tensor, *, device: tor
     model.eval()
     times = []
     try:
-        for i in range(repeats + 1):  # the first pass warms up allocators and kernels
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            with autocast(device, amp):
-                model(x)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            reset_state(model)
-            if i:
-                times.append(time.perf_counter() - start)
+        with fresh_state(model):
+            for i in range(repeats + 1):  # the first pass warms up allocators and kernels
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                start = time.perf_counter()
+                with autocast(device, amp):
+                    model(x)
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                reset_state(model)
+                if i:
+                    times.append(time.perf_counter() - start)
     finally:
         model.train(was_training)
     return 1000 * sorted(times)[len(times) // 2]

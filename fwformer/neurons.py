@@ -2,10 +2,15 @@
 contract for their state.
 
 State: spikingjelly neurons keep their membrane potential between calls (its contract, what its
-users expect). Whoever runs a batch resets the network before and after it with `reset_state`;
-every public entry point that runs a model does (training, evaluation, the energy meter, ...).
+users expect): `model(x)` alone does not reset. Whoever runs batches resets the network before
+them and after each (`fresh_state`, `reset_state`); every public entry point that runs a model
+does (training, evaluation, latency, the energy meter, BN recalibration, supernet scoring, the
+summary, the benchmarks), so calling one twice on the same input gives the same result.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 from spikingjelly.activation_based import functional, neuron, surrogate
@@ -23,6 +28,17 @@ def is_neuron(module: nn.Module) -> bool:
 def reset_state(model: nn.Module) -> None:
     """Clear every neuron's membrane state, so the next batch starts from rest."""
     functional.reset_net(model)
+
+
+@contextmanager
+def fresh_state(model: nn.Module) -> Iterator[nn.Module]:
+    """Reset on entry and on exit: what runs inside starts from rest whatever ran before, and
+    leaves no state behind (also on error). Loops inside still reset after every batch."""
+    reset_state(model)
+    try:
+        yield model
+    finally:
+        reset_state(model)
 
 
 def make_lif(*, tau: float = 2.0, v_threshold: float = 1.0, alpha: float = 4.0) -> neuron.LIFNode:

@@ -46,6 +46,9 @@ def summarize(cfg: Config, *, data: Optional[str] = None, batches: Optional[int]
         batches = cfg.train.energy_batches if batches is None else batches
     else:
         data_info = dataset_info(cfg.data)  # static images or event frames: the geometry only, no loading
+    import torch
+
+    torch.manual_seed(cfg.train.seed)  # the same untrained weights, so measured rates repeat run to run
     model = build_model(cfg)
     ec = cfg.energy
     report = measure_energy(model, loader, input_kind=input_kind_of(data_info.event), energy_model=ec.model,

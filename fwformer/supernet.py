@@ -245,7 +245,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> 
     average over the batches (momentum None). Only BatchNorms compute in training mode; every
     other module runs in eval mode, and neuron state is reset after each batch. Nothing but BN
     statistics changes; BatchNorms that do not run keep theirs. Returns the number of batches."""
-    from fwformer.neurons import reset_state
+    from fwformer.neurons import fresh_state, reset_state
 
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     modes = {m: m.training for m in model.modules()}
@@ -264,10 +264,11 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> 
         model.eval()
         for bn in norms:
             bn.train()
-        for x in batches:
-            model(x)
-            reset_state(model)
-            n += 1
+        with fresh_state(model):
+            for x in batches:
+                model(x)
+                reset_state(model)
+                n += 1
     finally:
         for h in handles:
             h.remove()

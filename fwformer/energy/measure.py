@@ -166,7 +166,7 @@ def check_priceable(model: nn.Module, energy_model: str, *, input_kind: str) -> 
 
 
 def _sop_pass(model, inputs, names, layers_to_watch, input_kind, rate_one, generator):
-    from fwformer.neurons import reset_state
+    from fwformer.neurons import fresh_state, reset_state
 
     meter = SopMeter(names)
     run_once = RunOnce(layers_to_watch)
@@ -176,7 +176,7 @@ def _sop_pass(model, inputs, names, layers_to_watch, input_kind, rate_one, gener
             handles += [m.register_forward_hook(meter.hook) for m in layers_to_watch]
             if rate_one:
                 handles += [m.register_forward_hook(random_spikes(generator)) for m in model.modules() if is_neuron(m)]
-            with run_once.post_hooks(), listening(meter):
+            with run_once.post_hooks(), listening(meter), fresh_state(model):
                 for x in inputs:
                     run_once.image = x.detach() if input_kind == "static" else None
                     model(x)

@@ -24,12 +24,12 @@ from fwformer.neurons import is_neuron
 
 def _run(model: nn.Module, inputs: Iterable[torch.Tensor], profiler: Any, run_once: RunOnce, rate_one: bool) -> None:
     """Forward every input under `profiler`; its hooks are registered before the run-once hooks."""
-    from fwformer.neurons import reset_state
+    from fwformer.neurons import fresh_state, reset_state
 
     neurons = [m for m in model.modules() if is_neuron(m)]
     handles = [m.register_forward_hook(all_spikes) for m in neurons] if rate_one else []
     try:
-        with run_once.pre_hooks(), profiler, run_once.post_hooks():
+        with run_once.pre_hooks(), profiler, run_once.post_hooks(), fresh_state(model):
             for x in inputs:
                 model(x)
                 reset_state(model)
