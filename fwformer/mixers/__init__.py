@@ -5,8 +5,8 @@ from fwformer.mixers.registry import FAMILIES, MIXERS, check_mixer, create_mixer
 
 # Registration happens on import; each module is one mixer family.
 from fwformer.mixers import (  # noqa: E402,F401
-    axial, dwtc, fourier, hartley, identity, local, qk, spectral, spike_driven, ssa, wavefilter, wavefilter_learned,
-    wavelet, wavspa,
+    axial, dwtc, fourier, hartley, hyena, identity, local, qk, spectral, spike_driven, ssa, wavefilter,
+    wavefilter_learned, wavelet, wavspa,
 )
 
 __all__ = ["AttentionOptions", "Mixer", "MIXERS", "FAMILIES", "check_mixer", "create_mixer", "known_names"]
