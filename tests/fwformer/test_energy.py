@@ -331,3 +331,19 @@ def test_lemaire_is_spikingjellys_estimate_per_image():
             total += estimate_lemaire_energy(model, x[i:i + 1], config=LemaireEnergyConfig(strict=False)).total_pj
     assert report.energy_model == "lemaire" and report.layers == [] and report.by_part == {}
     assert report.energy_mj == pytest.approx(total * 1e-9 / 2, rel=1e-12)
+
+
+def test_the_meter_depends_on_the_model_library_not_on_the_training_engine():
+    """fwformer.energy imports the neurons (for `reset_state`), never fwformer.engine, train or evaluate,
+    so the engine can use the meter without an import cycle."""
+    import ast
+    from pathlib import Path
+
+    import fwformer.energy
+
+    forbidden = ("fwformer.engine", "fwformer.train", "fwformer.evaluate")
+    for path in Path(fwformer.energy.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in imported if m.startswith(forbidden)], path.name
