@@ -136,3 +136,16 @@ def _jsonable(value: Any) -> Any:
 
 def fmt(value: Optional[float], spec: str = ".3g", missing: str = "-") -> str:
     return missing if value is None else format(value, spec)
+
+
+def check_outputs(files: dict[str, Any] = {}, folders: dict[str, Any] = {}) -> None:  # noqa: B006 - read only
+    """Every output option of a benchmark CLI (`--json FILE`, `--plot FILE`, `--workdir DIR`, ...) can be
+    written, checked before any work with the checks every CLI shares (`fwformer.locations`)."""
+    from fwformer.locations import check_output_file, check_output_folder
+
+    for option, path in files.items():
+        if path is not None:
+            check_output_file(Path(path), option)
+    for option, path in folders.items():
+        if path is not None:
+            check_output_folder(Path(path), option)

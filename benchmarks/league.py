@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Optional
 
-from benchmarks.common import CIFAR_SUBSET, REPO, machine_info, write_json
+from benchmarks.common import CIFAR_SUBSET, REPO, check_outputs, machine_info, write_json
 from fwformer.errors import ConfigError, exit_on_user_error
 
 #: One name per registered family (fixed names are their own family; a wavelet family by its haar
@@ -149,6 +149,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
     from fwformer.mixers import check_mixer
 
     args = parse_args(argv)
+    check_outputs({"--json": args.json, "--plot": args.plot})
     for name in args.datasets:
         if name not in DATASETS:
             raise ConfigError(f"--datasets: unknown dataset '{name}'; expected among: {', '.join(DATASETS)}")

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from benchmarks.common import REPO, fmt, machine_info, median, write_json
+from benchmarks.common import REPO, check_outputs, fmt, machine_info, median, write_json
 from fwformer.errors import ConfigError, closest, exit_on_user_error
 
 SAMPLERS = ("tpe", "nsga2", "random")
@@ -430,6 +430,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = parse_args(argv)
+    check_outputs({"--json": args.json, "--cache": args.cache})
     for flag, value in (("--seeds", args.seeds), ("--trials", args.trials), ("--epochs", args.epochs),
                         ("--overhead-trials", args.overhead_trials)):
         if value is not None and value < 1:

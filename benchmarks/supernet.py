@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from benchmarks.common import REPO, machine_info, median, write_json
+from benchmarks.common import REPO, check_outputs, machine_info, median, write_json
+from fwformer.errors import exit_on_user_error
 
 DEFAULT_CACHE = REPO / "benchmarks" / "results" / "supernet_cache_quickstart.json"
 
@@ -340,12 +341,14 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@exit_on_user_error
 def main(argv: Optional[list[str]] = None) -> dict:
     import torch
 
     from search.study import load_study
 
     args = parse_args(argv)
+    check_outputs({"--json": args.json, "--cache": args.cache}, {"--workdir": args.workdir})
     if args.report:
         print(report([json.loads(Path(f).read_text()) for f in args.report]))
         return {}

@@ -388,6 +388,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     from fwformer.checkpoint import CHECKPOINT_FILE
     from fwformer.config import config_to_dict, load_config
     from fwformer.data import build_datasets, with_data_geometry
+    from fwformer.locations import check_output_folder, check_tracking_uri
 
     args = build_parser().parse_args(argv)
     # Everything is checked, and the data is loaded, before the run folder is created.
@@ -399,8 +400,11 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         raise ConfigError(f"--resume needs '{out / CHECKPOINT_FILE}', which does not exist")
     if not args.resume and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out '{out}' already exists and is not empty; choose a new folder or pass --resume")
-    datasets = build_datasets(cfg)
+    check_output_folder(out, "--out")
     tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if tracking_uri:
+        check_tracking_uri(tracking_uri, "--tracking-uri" if args.tracking_uri else "MLFLOW_TRACKING_URI")
+    datasets = build_datasets(cfg)
 
     if not tracking_uri:
         result = train(cfg, out_dir=out, resume=args.resume, progress=not args.quiet, datasets=datasets)

@@ -27,7 +27,7 @@ from typing import Any, Optional, Sequence, Union
 from fwformer.errors import ConfigError, closest, exit_on_user_error
 from search.front import Front, Objectives, parse_pick
 from search.records import TrialRecord
-from search.services import check_creatable
+from fwformer.locations import check_output_file
 from search.stores import redact, sqlite_path
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
@@ -106,9 +106,9 @@ def export_architecture(study_name: str, pick: Optional[str] = "knee", out: Unio
     from fwformer.config import load_config, save_config
 
     out = Path(out)
+    check_output_file(out, "--out")
     if out.exists() and not force:
         raise ConfigError(f"'{out}' exists; pass --force to overwrite it")
-    check_creatable(out, "--out")
     study = _load_study(study_name, storage)
     objectives = study_objectives(study)
     front = Front.of_study(study, objectives)

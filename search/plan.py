@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from fwformer.errors import ConfigError
-from search.services import check_creatable, check_ray_address, check_storage, check_tracking
+from search.services import check_output_folder, check_ray_address, check_storage, check_tracking
 from search.stores import default_sqlite, default_tracking_uri, redact, sqlite_path
 
 SETUP_COMPLETE = "setup_complete"  # Optuna study attribute set once the study's records all exist
@@ -152,4 +152,4 @@ def check_storage_path(storage_path: Optional[str], workdir: Path) -> None:
     if not path.is_absolute():
         raise ConfigError(f"--storage-path '{storage_path}' must be an absolute folder (shared by every node) or a "
                           f"URI such as s3://bucket/path")
-    check_creatable(path, "--storage-path")
+    check_output_folder(path, "--storage-path")

@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import Optional
 
-
-def sqlite_path(url: str) -> Optional[Path]:
-    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+from fwformer.locations import redact, sqlite_path  # noqa: F401  (re-exported: the search's store URLs)
 
 
 def default_sqlite(workdir: Path, name: str) -> str:
@@ -32,9 +28,3 @@ def ui_command(tracking_uri: str, workdir: Path, experiment_id: str) -> str:
         return f"open {experiment_url(tracking_uri, experiment_id)}"
     uri = "sqlite:///mlflow.db" if tracking_uri == default_sqlite(workdir, "mlflow.db") else tracking_uri
     return f"mlflow ui --backend-store-uri {uri}, then open {experiment_url('http://127.0.0.1:5000', experiment_id)}"
-
-
-def redact(url: str) -> str:
-    """`url` with the password of its user info masked: `postgresql://me:***@db/optuna`. For every
-    place a store URL is shown or kept (errors, the terminal, MLflow tags, exported files)."""
-    return re.sub(r"(?<=://)([^/@:\s]*):[^/@\s]*@", r"\1:***@", str(url))

@@ -9,7 +9,7 @@ import time
 from typing import Any, Optional
 
 import benchmarks.mixers as package
-from benchmarks.common import machine_info, usable_cores, write_json
+from benchmarks.common import check_outputs, machine_info, usable_cores, write_json
 from benchmarks.mixers.catalogue import BASELINE, BOUND, CLAIMS, GOALS, MIXERS
 from benchmarks.mixers.memory import memory_child
 from benchmarks.mixers.run import Options, bench_geometry
@@ -55,6 +55,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: Optional[list[str]] = None) -> dict:
     args = parse_args(argv)
+    check_outputs({"--json": args.json})
     if args.memory_child:
         print(json.dumps(memory_child(json.loads(args.memory_child))))
         return {}

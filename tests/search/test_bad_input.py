@@ -3,16 +3,9 @@ names the key or value and what is allowed, no traceback, nothing left on disk (
 must never waste GPU-days). In-process; the subprocess path of the same CLI is in test_run."""
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from cli_errors import closed_port, refuse
 
 
 @pytest.fixture
@@ -25,17 +18,7 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run(main, argv, capsys, workdir, expected: str) -> str:
-    before = sorted(p.name for p in workdir.iterdir())
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert exit_info.value.code == 2, err
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    assert expected in lines[0], lines[0]
-    assert sorted(p.name for p in workdir.iterdir()) == before, "nothing may be written"
-    return lines[0]
+run = refuse
 
 
 SEARCH_CASES = {
@@ -55,6 +38,10 @@ SEARCH_CASES = {
     "password in a storage url": (["--storage", "postgresql://me:secret@127.0.0.1:{port}/optuna"],
                                   "postgresql://me:***@127.0.0.1:{port}/optuna"),
     "relative storage path": (["--storage-path", "ckpts"], "--storage-path 'ckpts' must be an absolute folder"),
+    "storage path that is a file": (["--storage-path", "{dir}/a-file"], "is a file, not a folder"),
+    # root may write almost anywhere by permission bits; creating a file is what decides
+    "storage path that cannot be made": (["--storage-path", "/proc/fwformer-ckpts"],
+                                         "--storage-path '/proc/fwformer-ckpts' cannot be written"),
 }
 
 
@@ -77,7 +64,12 @@ def test_train_and_summary_bound_T(workdir, capsys):
     run(train, ["--config", "tiny", "T=100000", "--out", str(workdir / "run")], capsys, workdir, "T must be at most 64")
 
 
-def test_export_into_a_folder_that_cannot_be_written(workdir, capsys):
+@pytest.mark.parametrize("out, expected", [
+    ("{dir}/a-file/best.yaml", "'{dir}/a-file' is not a folder"),
+    ("{dir}", "is a folder; give a file name"),
+    ("/proc/fwformer-export/best.yaml", "--out '/proc/fwformer-export/best.yaml' cannot be written"),
+])
+def test_export_out_that_cannot_be_written(out, expected, workdir, capsys):
     import optuna
 
     from search.export import main as export
@@ -85,5 +77,5 @@ def test_export_into_a_folder_that_cannot_be_written(workdir, capsys):
     storage = f"sqlite:///{workdir / 'optuna.db'}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     optuna.create_study(study_name="s", storage=storage, directions=["maximize", "minimize"])
-    run(export, ["--study", "s", "--out", str(workdir / "a-file" / "best.yaml"), "--storage", storage], capsys,
-        workdir, "cannot be written: '")
+    run(export, ["--study", "s", "--out", out.format(dir=workdir), "--storage", storage], capsys, workdir,
+        expected.format(dir=workdir))
