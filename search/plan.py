@@ -33,6 +33,7 @@ class Plan:
     resume_command: str = ""
     half_made: bool = False  # a stored study whose setup never completed: deleted and created again
     storage_path: str = ""  # Ray Tune's storage of trial checkpoints (a shared folder or a URI on a cluster)
+    datasets: Optional[tuple] = None  # (train, val, info) the data check built, for the driver's own use
 
 
 def stored_studies(storage: str) -> dict[str, dict]:
@@ -111,7 +112,7 @@ def prepare(args: Any) -> Plan:
                           f"or start a new one under another name (name=NEW_NAME)")
     if args.address is None:
         check_local_resources(study.resources)
-    check_training(study)
+    datasets = check_training(study)
     make_sampler(study.search.sampler, seed=study.search.seed, budget=study.search.trials,
                  **dict(study.search.sampler_options or {}))  # bad sampler options fail here, not later
     reference = reference or study.reference_point()
@@ -130,17 +131,19 @@ def prepare(args: Any) -> Plan:
                 address=args.address, reference=[float(r) for r in reference],
                 results_dir=workdir / "ray_results" / study.name, num_threads=threads, overrides=overrides,
                 resume_command=" ".join(command), half_made=half_made,
-                storage_path=args.storage_path or str(workdir / "ray_results" / study.name / "tune"))
+                storage_path=args.storage_path or str(workdir / "ray_results" / study.name / "tune"),
+                datasets=datasets)
 
 
-def check_training(study: Any) -> None:
+def check_training(study: Any) -> tuple:
     """The training settings, and the data loaded once here: a missing file, a malformed array or
-    labels that disagree with the model fail now, not in every trial after the study was created."""
+    labels that disagree with the model fail now, not in every trial after the study was created.
+    Returns the datasets, which the driver reuses instead of loading them again."""
     from fwformer.config import check_train_config
     from fwformer.data import build_datasets
 
     check_train_config(study.base.train)
-    build_datasets(study.base)
+    return build_datasets(study.base)
 
 
 def check_storage_path(storage_path: Optional[str], workdir: Path) -> None:

@@ -106,7 +106,10 @@ def run_study(plan, trainable) -> int:
     with stop.on_signals(lambda: progress.say("stopping: ending the running trials (Ctrl-C again to force) ...")):
         try:
             if supernet is not None:
-                supernet.prepare(ostudy, tracker, progress, stop)
+                from search.supernet.log import SupernetLog
+
+                supernet.prepare(ostudy, SupernetLog(tracker, outbox), log, progress, stop,
+                                 datasets=plan.datasets if supernet.cfg.data == study.base.data else None)
             remaining = ledger.remaining()
             if remaining > 0:
                 from search.ray_adapter import init_ray, run_tune
@@ -121,7 +124,7 @@ def run_study(plan, trainable) -> int:
             raise
         finally:
             if supernet is not None:
-                events.guard(lambda _: supernet.label_confirmed(ostudy, tracker), 0)
+                events.guard(lambda _: supernet.label_confirmed(ostudy, log), 0)
             events.interrupt_all()
             if started_ray:
                 import ray

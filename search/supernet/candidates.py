@@ -16,7 +16,7 @@ ones trained stand-alone afterwards, `confirmed=true`. No `trial` tag: that tag 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from search.records import INFEASIBLE, REPEAT, TrialRecord
 
@@ -121,32 +121,25 @@ def candidate_run(tracker: Any, trial: Any, metrics: dict, key: str) -> str:
               "supernet_front": "false", "state": "COMPLETE"})
 
 
-def logged_candidates(tracker: Any) -> dict[int, str]:
-    """{candidate number: run id} of the candidates already in MLflow."""
+def logged_candidates(runs: Iterable[Any]) -> dict[int, str]:
+    """{candidate number: run id} of the candidates among the study's child runs `runs`."""
     out: dict[int, str] = {}
-    for run in tracker.children():
+    for run in runs:
         tags = run.data.tags
         if tags.get(EVALUATION_TAG) == SUPERNET and CANDIDATE_TAG in tags:
             out.setdefault(int(tags[CANDIDATE_TAG]), run.info.run_id)
     return out
 
 
-def log_missing(cstudy: Any, tracker: Any) -> dict[int, str]:
-    """Log the scored candidates MLflow lacks (a killed driver told Optuna first); returns every
-    candidate's run id."""
-    runs = logged_candidates(tracker)
+def log_missing(cstudy: Any, log: Any) -> None:
+    """Queue the runs of the scored candidates MLflow lacks (a killed driver told Optuna first)."""
     for t in scored(cstudy):
-        if t.number not in runs:
-            record = TrialRecord.of(t)
-            runs[t.number] = candidate_run(tracker, t, record.metrics or {}, record.canonical_key or "")
-    return runs
+        record = TrialRecord.of(t)
+        log.candidate(t, record.metrics or {}, record.canonical_key or "")  # once: known ones are skipped
 
 
-def front_tags(runs: dict[int, str], front: set[int], chosen: set[int]) -> dict[str, dict[str, str]]:
-    """{run id: tags} for the candidates on the supernet's front and the confirmed ones (the others
-    keep `supernet_front=false` from their creation)."""
-    out = {}
-    for n, run_id in runs.items():
-        if n in front or n in chosen:
-            out[run_id] = {"supernet_front": str(n in front).lower(), **({"confirmed": "true"} if n in chosen else {})}
-    return out
+def front_tags(candidates: set[int], front: set[int], chosen: set[int]) -> dict[int, dict[str, str]]:
+    """{candidate number: tags} for the candidates on the supernet's front and the confirmed ones (the
+    others keep `supernet_front=false` from their creation)."""
+    return {n: {"supernet_front": str(n in front).lower(), **({"confirmed": "true"} if n in chosen else {})}
+            for n in candidates if n in front or n in chosen}

@@ -13,7 +13,7 @@ reported front, export and knee come from those trials alone.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -79,14 +79,11 @@ def confirmed_trials(optuna_study: Any) -> list:
     return [t for t in optuna_study.get_trials(deepcopy=False) if CANDIDATE_ATTR in t.user_attrs]
 
 
-def label_confirmed(optuna_study: Any, tracker: Any) -> None:
-    """Tag the MLflow runs of the confirmed trials: trained stand-alone, which candidate, its supernet scores."""
+def label_confirmed(optuna_study: Any, note: Callable[[int, dict], None]) -> None:
+    """Tag the MLflow runs of the confirmed trials (`note(trial number, tags)`, the trial log's, which
+    writes through the outbox): trained stand-alone, which candidate, its supernet scores."""
     for t in confirmed_trials(optuna_study):
-        run_id = tracker.child_of(t.number)
-        if run_id is None:
-            continue
         scores = t.user_attrs.get(SCORES_ATTR) or {}
-        tracker.set_tags(run_id, {"evaluation": "trained", "strategy": "supernet",
-                                  "confirms_candidate": t.user_attrs[CANDIDATE_ATTR],
-                                  **{f"supernet_{k}": f"{v:.6g}" for k, v in scores.items()
-                                     if k in ("val_acc", "energy_mj")}})
+        note(t.number, {"evaluation": "trained", "strategy": "supernet",
+                        "confirms_candidate": str(t.user_attrs[CANDIDATE_ATTR]),
+                        **{f"supernet_{k}": f"{v:.6g}" for k, v in scores.items() if k in ("val_acc", "energy_mj")}})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from search.supernet import candidates as cand
 from search.supernet import confirm
@@ -37,45 +37,49 @@ class SupernetStrategy:
         self.reused = given is not None
 
     # ---- the phases -------------------------------------------------------------------------------
-    def prepare(self, optuna_study: Any, tracker: Any, progress: Any, stop: Any) -> None:
+    def prepare(self, optuna_study: Any, log: Any, trial_log: Any, progress: Any, stop: Any,
+                datasets: Optional[tuple] = None) -> None:
+        """The phases before the trial loop; every MLflow write goes through `log` (a `SupernetLog`)
+        and `trial_log`, so a tracking outage never stops them. `datasets`: what the plan's checks
+        built for the same data section (not loaded twice)."""
         if optuna_study.user_attrs.get(confirm.ENQUEUED) is not None:
-            confirm.label_confirmed(optuna_study, tracker)
+            confirm.label_confirmed(optuna_study, trial_log.note)
             return
         from fwformer.data import build_datasets
 
-        tracker.set_tags(tracker.parent_id, {"strategy": "supernet"})
-        datasets = build_datasets(self.cfg)
-        self._train(optuna_study, tracker, progress, stop, datasets)
+        log.parent_tags({"strategy": "supernet"})
+        datasets = datasets or build_datasets(self.cfg)
+        self._train(optuna_study, log, progress, stop, datasets)
         self._interrupted(stop)
-        cstudy, runs = self._score(optuna_study, tracker, progress, stop, datasets)
+        cstudy = self._score(optuna_study, log, progress, stop, datasets)
         self._interrupted(stop)
-        self._confirm(optuna_study, cstudy, tracker, progress, runs)
+        self._confirm(optuna_study, cstudy, log, progress)
 
-    def label_confirmed(self, optuna_study: Any, tracker: Any) -> None:
-        confirm.label_confirmed(optuna_study, tracker)
+    def label_confirmed(self, optuna_study: Any, trial_log: Any) -> None:
+        confirm.label_confirmed(optuna_study, trial_log.note)
 
     @staticmethod
     def _interrupted(stop: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
 
-    def _train(self, optuna_study: Any, tracker: Any, progress: Any, stop: Any, datasets: tuple) -> None:
+    def _train(self, optuna_study: Any, log: Any, progress: Any, stop: Any, datasets: tuple) -> None:
         done, planned = trained_epochs(self.dir)
         spec = self.cfg.provenance["supernet"]
         params = {"epochs": self.cfg.train.epochs, "sampling": spec["sampling"], "T": spec["T"],
                   "blocks": spec["blocks"], "checkpoint": str(self.dir)}
         trained = bool(planned) and done >= planned
         previous = optuna_study.user_attrs.get(RUN_ATTR)
-        run_id = tracker.open_labelled_child(
-            "supernet", run_id=previous, params=params,
+        run = log.open_supernet_run(
+            previous, params=params,
             tags={"role": "supernet", "evaluation": "supernet-training", "supernet_key": supernet_key(self.cfg),
-                  "reused": str(self.reused or trained).lower()})
-        optuna_study.set_user_attr(RUN_ATTR, run_id)
+                  "reused": str(self.reused or trained).lower()},
+            on_created=lambda run_id: optuna_study.set_user_attr(RUN_ATTR, run_id))
         if trained:
             progress.say(f"supernet: trained ({done} epochs) in {self.dir}; reusing it")
-            if run_id != previous:  # a new run for a supernet trained before: show its curve
-                self._log_history(tracker, run_id)
-            tracker.close_run(run_id, "FINISHED")
+            if not run.reopened:  # a new run for a supernet trained before: show its curve
+                self._log_history(log, run)
+            log.close(run, "FINISHED")
             return
         epochs = self.cfg.train.epochs
         n_mixers = sorted({len(b) for b in spec["blocks"]})
@@ -83,26 +87,26 @@ class SupernetStrategy:
                      f"T in {spec['T']} ({spec['sampling']} paths), {'continuing ' if done else ''}in {self.dir}")
 
         def report(metrics: dict) -> bool:
-            tracker.log_epoch(run_id, {k: v for k, v in metrics.items() if k != "epoch"}, step=int(metrics["epoch"]))
+            log.epoch(run, {k: v for k, v in metrics.items() if k != "epoch"}, step=int(metrics["epoch"]))
             progress.say(f"  supernet epoch {metrics['epoch']}/{epochs}  loss {metrics['train_loss']:.4f}  "
                          f"val_acc over random paths {metrics['val_acc']:.4f}  {metrics['epoch_time_s']:.1f}s")
             return stop.is_set()
 
         result = train_supernet(self.cfg, self.dir, report=report, datasets=datasets, num_threads=self.plan.num_threads)
         if stop.is_set():
-            tracker.close_run(run_id, "KILLED")
+            log.close(run, "KILLED")
             return
-        tracker.log_epoch(run_id, {"supernet_params": result["params"], "train_time_s": result["train_time_s"]},
-                          step=int(result["epochs"]))
-        tracker.close_run(run_id, "FINISHED")
+        log.epoch(run, {"supernet_params": result["params"], "train_time_s": result["train_time_s"]},
+                  step=int(result["epochs"]))
+        log.close(run, "FINISHED")
 
-    def _log_history(self, tracker: Any, run_id: str) -> None:
+    def _log_history(self, log: Any, run: Any) -> None:
         from fwformer.checkpoint import load_checkpoint
 
         for h in load_checkpoint(self.dir).get("history") or []:
-            tracker.log_epoch(run_id, {k: v for k, v in h.items() if k != "epoch"}, step=int(h["epoch"]))
+            log.epoch(run, {k: v for k, v in h.items() if k != "epoch"}, step=int(h["epoch"]))
 
-    def _score(self, optuna_study: Any, tracker: Any, progress: Any, stop: Any, datasets: tuple) -> tuple:
+    def _score(self, optuna_study: Any, log: Any, progress: Any, stop: Any, datasets: tuple) -> Any:
         from fwformer.engine import resolve_device, torch_settings
         from search.samplers import make_sampler, session_seed
         from search.supernet.evaluate import SubnetScorer
@@ -111,10 +115,10 @@ class SupernetStrategy:
         cstudy = cand.open_candidates(self.plan.storage, study, sampler_of=lambda stored: make_sampler(
             s.sampler, seed=session_seed(s.seed, stored), budget=n.candidates, **dict(s.sampler_options or {})))
         failed = cand.fail_running(cstudy)
-        runs = cand.log_missing(cstudy, tracker)
+        cand.log_missing(cstudy, log)
         done = len(cand.scored(cstudy))
         if done >= n.candidates:
-            return cstudy, runs
+            return cstudy
         device = resolve_device(self.cfg.train.device)
         supernet, cfg, _ = load_supernet(self.dir, device)
         tc = cfg.train
@@ -125,10 +129,12 @@ class SupernetStrategy:
         with torch_settings(tc, device):
             scorer = SubnetScorer(supernet, self.cfg, datasets, device=device, calibration_batches=n.calibration_batches,
                                   val_batches=n.val_batches, metrics=study.metric_names)
+            count = done
 
             def on_scored(trial: Any, result: dict, key: str) -> None:
-                runs[trial.number] = cand.candidate_run(tracker, trial, result, key)
-                count = len(runs)
+                nonlocal count
+                log.candidate(trial, result, key)
+                count += 1
                 if count % 25 == 0 or count == n.candidates:
                     progress.say(f"  candidates {count}/{n.candidates}  last: " + "  ".join(
                         f"{m} {result[m]:.4g}" for m in study.metric_names) + f"  |  {progress.elapsed()}")
@@ -137,9 +143,9 @@ class SupernetStrategy:
         if not complete and not stop.is_set():
             progress.say(f"candidates: the sampler proposed only repeats; the space is exhausted after "
                          f"{len(cand.scored(cstudy))} distinct sub-networks")
-        return cstudy, runs
+        return cstudy
 
-    def _confirm(self, optuna_study: Any, cstudy: Any, tracker: Any, progress: Any, runs: dict) -> None:
+    def _confirm(self, optuna_study: Any, cstudy: Any, log: Any, progress: Any) -> None:
         from search.front import Objectives
 
         objectives = Objectives.of(self.plan.study.objectives, self.plan.reference)
@@ -148,14 +154,12 @@ class SupernetStrategy:
         front = {pool[i].number for i in confirm.front_indices(points, objectives.directions)}
         picked = [pool[i] for i in confirm.choose(points, objectives.directions, objectives.reference,
                                                   int(self.settings.confirm))]
-        confirm.enqueue(optuna_study, picked)
-        for run_id, tags in cand.front_tags(runs, front, {t.number for t in picked}).items():
-            tracker.set_tags(run_id, tags)
-        tracker.log_parent_text(json.dumps([{"candidate": t.number, **dict(zip(objectives.metrics, t.values)),
-                                             **t.params, "on_front": t.number in front} for t in pool], indent=1),
-                                "supernet_candidates.json")
+        confirm.enqueue(optuna_study, picked)  # Optuna first: the queue is the phase's outcome
+        log.candidate_tags(cand.front_tags({t.number for t in pool}, front, {t.number for t in picked}))
+        log.parent_text(json.dumps([{"candidate": t.number, **dict(zip(objectives.metrics, t.values)),
+                                     **t.params, "on_front": t.number in front} for t in pool], indent=1),
+                        "supernet_candidates.json")
         shown = ", ".join(f"{t.number} (" + ", ".join(f"{m} {v:.4g}" for m, v in zip(objectives.metrics, t.values))
                           + ")" for t in picked)
         progress.say(f"supernet front: {len(front)} of {len(pool)} candidates; training the best {len(picked)} "
                      f"stand-alone: candidate {shown}")
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Sequence
+from typing import Optional, Sequence
 
 STUDY = """\
 name: {name}
@@ -34,9 +34,10 @@ def write_study(folder: Path, name: str = "tiny_sn", *, sampler: str = "tpe", se
     return path
 
 
-def records(folder: Path, path: Path, overrides: Sequence[str] = ()):
-    """(plan, Optuna study, tracker, progress with its text) of a study opened in `folder`, as
-    `search.run` opens them, without Ray."""
+def records(folder: Path, path: Path, overrides: Sequence[str] = (), *, tracking_uri: Optional[str] = None,
+            retry_every: float = 10.0):
+    """(plan, Optuna study, tracker, the supernet's and the trials' logs over one outbox, progress with
+    its text) of a study opened in `folder`, as `search.run` opens them, without Ray."""
     import optuna
 
     from search.front import Objectives  # noqa: F401 - the objectives a caller may want
@@ -46,7 +47,7 @@ def records(folder: Path, path: Path, overrides: Sequence[str] = ()):
 
     study = load_study(path, list(overrides))
     plan = SimpleNamespace(study=study, workdir=Path(folder), storage=f"sqlite:///{folder}/optuna.db",
-                           tracking_uri=f"sqlite:///{folder}/mlflow.db", num_threads=1,
+                           tracking_uri=tracking_uri or f"sqlite:///{folder}/mlflow.db", num_threads=1,
                            reference=[0.0, float(study.space.max_energy_mj() or 1.0)]
                            if study.metric_names == ["val_acc", "energy_mj"] else [0.0, 1e9])
     from search.supernet.strategy import SupernetStrategy
@@ -60,7 +61,20 @@ def records(folder: Path, path: Path, overrides: Sequence[str] = ()):
     ostudy.set_user_attr("parent", tracker.parent_id)
     text = io.StringIO()
     progress = Progress(study.name, study.search.trials, study.objectives, out=text)
-    return SimpleNamespace(plan=plan, strategy=strategy, optuna=ostudy, tracker=tracker, progress=progress, text=text)
+    from search.outbox import Outbox
+    from search.supernet.log import SupernetLog
+    from search.trial_log import TrialLog
+
+    outbox = Outbox(say=progress.say, where=plan.tracking_uri, retry_every=retry_every)
+    return SimpleNamespace(plan=plan, strategy=strategy, optuna=ostudy, tracker=tracker, progress=progress, text=text,
+                           outbox=outbox, log=SupernetLog(tracker, outbox),
+                           trial_log=TrialLog(tracker, outbox, on_run=lambda number, run_id: None))
+
+
+def prepare(r, stop) -> None:
+    """The strategy's phases as `search.run` runs them, then every queued MLflow write written."""
+    r.strategy.prepare(r.optuna, r.log, r.trial_log, r.progress, stop)
+    r.outbox.drain()
 
 
 class Stop:

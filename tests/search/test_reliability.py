@@ -152,3 +152,81 @@ def test_a_tracking_server_outage_longer_than_mlflows_retries_loses_nothing(tmp_
         if search is not None:
             kill_group(search)
         kill_group(server)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_tracking_outage_during_supernet_training_and_again_during_scoring_loses_nothing(tmp_path, monkeypatch):
+    """The supernet strategy's phases write through the outbox too: a real `mlflow server` goes away
+    during supernet training and again during candidate scoring (each time for longer than MLflow's own
+    retries), and the study's records end complete: every run, metric and tag, none twice."""
+    from mlflow.tracking import MlflowClient
+
+    from search.environment import MLFLOW_ENV
+    from supernet_study import Stop, prepare, records, write_study
+
+    for key, value in MLFLOW_ENV.items():  # as `search.run` sets them: one fast retry, then the outbox
+        monkeypatch.setenv(key, value)
+    port = free_port()
+    server_dir = tmp_path / "server"
+    server_dir.mkdir()
+    uri = f"http://127.0.0.1:{port}"
+    server = start_mlflow(port, server_dir)
+    try:
+        r = records(tmp_path, write_study(tmp_path, candidates=6, confirm=2), tracking_uri=uri, retry_every=0.5)
+        say, log_candidate, outages = r.progress.say, r.log.candidate, []
+
+        def down() -> None:
+            kill_group(server)
+            outages.append(time.time())
+
+        def up() -> None:
+            nonlocal server
+            time.sleep(max(0.0, outages[-1] + 3 - time.time()))  # a few MLflow retries' worth, at least
+            server = start_mlflow(port, server_dir)
+
+        def watch(text: str) -> None:
+            say(text)
+            if "supernet epoch 1/" in text:  # down after the first supernet epoch ...
+                down()
+            elif text.startswith("candidates: scoring"):  # ... up when scoring starts
+                up()
+            elif text.startswith("supernet front:"):  # up again for the confirmation
+                up()
+
+        def candidate(trial, metrics, key) -> None:
+            log_candidate(trial, metrics, key)
+            if len(r.log._candidates) == 2:  # down again after the second scored candidate
+                down()
+
+        r.progress.say, r.log.candidate = watch, candidate
+        prepare(r, Stop())
+        assert len(outages) == 2
+        text = r.text.getvalue()
+        assert text.count("tracking is behind") == 2 and text.count("tracking caught up") == 2, text
+
+        client = MlflowClient(uri)
+        experiment = client.get_experiment_by_name("tiny_sn")
+        runs = client.search_runs([experiment.experiment_id], max_results=100)
+        parent = [x for x in runs if x.data.tags.get("role") == "study"]
+        assert len(parent) == 1 and parent[0].data.tags["strategy"] == "supernet"
+        supernet = [x for x in runs if x.data.tags.get("role") == "supernet"]
+        assert len(supernet) == 1 and supernet[0].info.status == "FINISHED"
+        assert [m.step for m in client.get_metric_history(supernet[0].info.run_id, "train_loss")] == [1, 2]
+        assert r.optuna.user_attrs["supernet_run_id"] == supernet[0].info.run_id
+        candidates = [x for x in runs if x.data.tags.get("evaluation") == "supernet"]
+        import optuna
+
+        from search.supernet.candidates import SUFFIX, scored
+
+        scored_numbers = [t.number for t in scored(optuna.load_study(study_name="tiny_sn" + SUFFIX,
+                                                                     storage=r.plan.storage))]
+        assert len(scored_numbers) == 6
+        assert sorted(int(x.data.tags["candidate"]) for x in candidates) == sorted(scored_numbers), "each once"
+        assert all(x.info.status == "FINISHED" and "val_acc" in x.data.metrics for x in candidates)
+        assert sum(x.data.tags.get("confirmed") == "true" for x in candidates) == 2
+        assert any(x.data.tags["supernet_front"] == "true" for x in candidates)
+        artifacts = [a.path for a in client.list_artifacts(parent[0].info.run_id)]
+        assert "supernet_candidates.json" in artifacts
+    finally:
+        kill_group(server)

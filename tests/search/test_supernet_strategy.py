@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from optuna.trial import TrialState
 
-from supernet_study import Stop, records, write_study
+from supernet_study import Stop, prepare, records, write_study
 
 
 def _runs(tracker) -> list:
@@ -22,7 +22,7 @@ def test_phases_train_score_and_queue_the_best_k_without_touching_the_front(tmp_
 
     r = records(tmp_path, write_study(tmp_path, candidates=6, confirm=2))
     assert r.plan.study.search.trials == 2, "the budget of trained trials is k"
-    r.strategy.prepare(r.optuna, r.tracker, r.progress, Stop())
+    prepare(r, Stop())
 
     assert trained_epochs(r.strategy.dir) == (2, 2)
     assert r.strategy.dir.parent == tmp_path / "supernets"
@@ -54,7 +54,7 @@ def test_phases_train_score_and_queue_the_best_k_without_touching_the_front(tmp_
     assert all({"val_acc", "energy_mj"} <= set(x.data.metrics) for x in scored_runs)
 
     # Run again (a resume): nothing is trained, scored or queued twice.
-    r.strategy.prepare(r.optuna, r.tracker, r.progress, Stop())
+    prepare(r, Stop())
     assert len(r.optuna.get_trials(deepcopy=False)) == 2 and len(_runs(r.tracker)) == len(runs)
 
     # A later search over the same space, with another sampler, seed and objective, reuses the supernet.
@@ -64,7 +64,7 @@ def test_phases_train_score_and_queue_the_best_k_without_touching_the_front(tmp_
                        objectives="[{metric: val_acc, direction: maximize}, {metric: params, direction: minimize}]")
     later = records(tmp_path, path)
     assert later.strategy.dir == r.strategy.dir
-    later.strategy.prepare(later.optuna, later.tracker, later.progress, Stop())
+    prepare(later, Stop())
     assert "reusing it" in later.text.getvalue() and "training 2 epochs" not in later.text.getvalue()
     assert checkpoint.stat().st_mtime_ns == stamp
     reused = [x for x in _runs(later.tracker) if x.data.tags.get("role") == "supernet"]
@@ -90,13 +90,13 @@ def test_a_stop_during_training_raises_and_the_next_run_continues_from_the_check
 
     r.progress.say = stop_after_first_epoch
     with pytest.raises(KeyboardInterrupt):
-        r.strategy.prepare(r.optuna, r.tracker, r.progress, stop)
+        prepare(r, stop)
     assert trained_epochs(r.strategy.dir) == (1, 2)
     run = [x for x in _runs(r.tracker) if x.data.tags.get("role") == "supernet"][0]
     assert run.info.status == "KILLED"
 
     r.progress.say = say
-    r.strategy.prepare(r.optuna, r.tracker, r.progress, Stop())
+    prepare(r, Stop())
     assert trained_epochs(r.strategy.dir) == (2, 2)
     assert "continuing" in r.text.getvalue()
     runs = [x for x in _runs(r.tracker) if x.data.tags.get("role") == "supernet"]
