@@ -5,7 +5,7 @@ from fwformer.mixers.registry import FAMILIES, MIXERS, check_mixer, create_mixer
 
 # Registration happens on import; each module is one mixer family.
 from fwformer.mixers import (  # noqa: E402,F401
-    axial, dwtc, fourier, hartley, hyena, identity, local, qk, spectral, spike_driven, ssa, wavefilter,
+    axial, dwtc, fatm, fourier, hartley, hyena, identity, local, qk, spectral, spike_driven, ssa, wavefilter,
     wavefilter_learned, wavelet, wavspa,
 )
 

@@ -1,7 +1,9 @@
 """Name -> mixer class. Names are the contract that configs and search spaces use.
 
 Three kinds of names:
-- fixed names (`ssa`, `fft2d`, `identity`, ...), registered with `@register("name")`;
+- fixed names (`ssa`, `fft2d`, `identity`, ...), registered with `@register("name")`; a fixed name
+  may stand for a family member's options (`@register("fatm", blocks=4)`, the same mixer as
+  `fatm@4`), so both spellings resolve to the same class and options;
 - families (`dwt-<wavelet>[@level]`, `wavspa-<wavelet>[@level]`, ...), registered with
   `@register_family("dwt-", "dwt-<wavelet>[@level]")`; the class parses and checks its suffix;
 - hybrids `<a>+<b>`: parts built side by side and summed before one output neuron.
@@ -15,14 +17,16 @@ from fwformer.errors import ConfigError, closest
 M = TypeVar("M", bound=type)
 
 MIXERS: dict[str, type] = {}
+_FIXED_OPTIONS: dict[str, dict] = {}  # fixed name -> the keyword options it stands for (usually none)
 FAMILIES: dict[str, type] = {}  # prefix -> class
 _FAMILY_PATTERNS: dict[str, str] = {}  # prefix -> pattern shown in errors, e.g. dwt-<wavelet>[@level]
 
 
-def register(name: str) -> Callable[[M], M]:
+def register(name: str, **options) -> Callable[[M], M]:
     def deco(cls: M) -> M:
         assert name not in MIXERS, f"mixer {name!r} registered twice"
         MIXERS[name] = cls
+        _FIXED_OPTIONS[name] = dict(options)
         return cls
 
     return deco
@@ -54,7 +58,7 @@ def _unknown(name: str) -> ConfigError:
 def resolve_mixer(name: str) -> tuple[type, dict]:
     """The class and keyword options a single (non-hybrid) name stands for."""
     if name in MIXERS:
-        return MIXERS[name], {}
+        return MIXERS[name], dict(_FIXED_OPTIONS.get(name, {}))
     for prefix in sorted(FAMILIES, key=len, reverse=True):
         if name.startswith(prefix):
             cls = FAMILIES[prefix]
