@@ -110,7 +110,9 @@ class HaarProduct(nn.Module):
         super().__init__()
         assert axis in ("rows", "columns")
         self.axis = axis
-        self.register_buffer("matrix", matrix.float(), persistent=False)  # fixed; rebuilt from the name
+        # Fixed, rebuilt from the name (not saved). Kept in float64 and cast per call, so a float32 run
+        # sees the reference's float32 matrix and a float64 run the exact one.
+        self.register_buffer("matrix", matrix.double(), persistent=False)
         self.groups = fan_out_groups(matrix)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -158,7 +160,7 @@ class HaarInverse2D(nn.Module):
 
 
 @register("fatm", blocks=CIFAR_BLOCKS)
-@register_family("fatm@", "fatm@<blocks>")
+@register_family("fatm@", "fatm[@<blocks>]")
 class FrequencyAwareTokenMixer(Mixer):
     """SWformer's FATM: the spiking Haar branch with block-diagonal mixing, plus a 1x1 and a 3x3 conv
     shared by the channel blocks; the sum of the three branches (ending in BN) as features."""

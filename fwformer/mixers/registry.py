@@ -46,8 +46,10 @@ def register_family(prefix: str, pattern: str) -> Callable[[M], M]:
 
 
 def known_names() -> list[str]:
-    """Every fixed name and family pattern, as shown in errors and docs."""
-    return sorted(MIXERS) + sorted(_FAMILY_PATTERNS.values()) + ["<a>+<b>"]
+    """Every fixed name and family pattern, as shown in errors and docs. A fixed name that stands for
+    a family member (`fatm`) is shown once, in its family's pattern (`fatm[@<blocks>]`)."""
+    plain = [name for name in MIXERS if not _FIXED_OPTIONS.get(name)]
+    return sorted(plain) + sorted(_FAMILY_PATTERNS.values()) + ["<a>+<b>"]
 
 
 def _unknown(name: str) -> ConfigError:

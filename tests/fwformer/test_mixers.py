@@ -17,7 +17,7 @@ N = GRID[0] * GRID[1]
 FAMILY_EXAMPLES = [
     "dwt-haar", "dwt-db2@2", "dwt-coif1", "dwt-bior2.2", "wavefilter-haar", "wavefilter-db2@2", "wavefilter-bior2.2",
     "wavefilter-learned-db2", "wavspa-haar", "wavspa-db2@2", "adawavspa-db2", "adawavspa-haar@2",
-    "fft2d+dwt-haar", "ssa+fft2d", "hartley2d+wavefilter-haar",
+    "fft2d+dwt-haar", "ssa+fft2d", "hartley2d+wavefilter-haar", "fatm@2",
 ]
 NAMES = sorted(MIXERS) + [n for n in FAMILY_EXAMPLES if n not in MIXERS]
 
