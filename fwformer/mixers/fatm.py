@@ -214,18 +214,23 @@ class FrequencyAwareTokenMixer(Mixer):
 
         haar = self.bn_tokens(self.haar_forward_bn, self.haar_forward(maps))
         spikes = self.haar_neuron(haar)  # [T, B, H, W, D] binary
-        per_block = spikes.reshape(t, b, h, w, self.blocks, self.block_size)
-        mixed = torch.einsum("...js,jsk->...jk", per_block, self.haar_weight).reshape(t, b, h, w, d)
+        per_block = spikes.reshape(t, b, h, w, self.blocks, self.block_size)  # [T, B, H, W, b, s]
+        mixed = torch.einsum("...js,jsk->...jk", per_block, self.haar_weight).reshape(t, b, h, w, d)  # W_j M_j
         record_product(self, "haar_multiply", flops=spikes.numel() * self.block_size, operand=spikes)
         haar = self.bn_tokens(self.haar_multiply_bn, mixed)
         wavelet = self.bn_tokens(self.haar_inverse_bn, self.haar_inverse(haar)).reshape(t, b, n, d)
 
         # Block j is channels j*s .. (j+1)*s - 1 (the reference's reshape); folding the blocks into the
         # batch makes one s -> s conv serve all of them.
-        per_block_maps = self.to_maps(x).reshape(t * b * self.blocks, self.block_size, h, w)
-        conv1 = self.bn_tokens(self.conv1_bn, self.to_tokens(self.conv1(per_block_maps).reshape(t * b, d, h, w), t))
-        conv2 = self.bn_tokens(self.conv2_bn, self.to_tokens(self.conv2(per_block_maps).reshape(t * b, d, h, w), t))
+        per_block_maps = self.to_maps(x).reshape(t * b * self.blocks, self.block_size, h, w)  # [T*B*b, s, H, W]
+        conv1 = self.conv_branch(self.conv1, self.conv1_bn, per_block_maps, t)
+        conv2 = self.conv_branch(self.conv2, self.conv2_bn, per_block_maps, t)
         return wavelet + conv1 + conv2  # [T, B, N, D] real
+
+    def conv_branch(self, conv: nn.Conv2d, norm: nn.BatchNorm1d, per_block_maps: torch.Tensor, t: int) -> torch.Tensor:
+        """One s -> s conv on every block, the blocks side by side again, then BN over all D channels."""
+        y = conv(per_block_maps).reshape(-1, self.dim, *self.grid)  # [T*B, D, H, W]
+        return self.bn_tokens(norm, self.to_tokens(y, t))  # [T, B, N, D]
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, blocks={self.blocks}, block_size={self.block_size}"
