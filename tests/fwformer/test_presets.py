@@ -105,3 +105,36 @@ def test_spike_driven_preset_is_the_reference_cifar10_model_and_recipe():
     assert spike_driven_reference_parameters(512, 2, 10, 8, True) - count_parameters(model) == 2 * 64
     # The paper's 10.28M: the same model with CIFAR-100's 100-class head.
     assert round(count_parameters(build_model(load_config("spike-driven-2-512", ["num_classes=100"]))) / 1e6, 2) == 10.28
+
+
+# --- SWformer: bic-L/Spiking-Wavelet-Transformer cifar10-100/cifar10.yaml + train.py + model.py ----------------
+
+SWFORMER_TRAIN = {
+    "epochs": 400, "cooldown_epochs": 10, "batch_size": 128, "lr": 1.5e-3, "min_lr": 1e-5, "warmup_epochs": 20,
+    "warmup_lr": 8e-5, "warmup_prefix": False, "lr_per_epoch": True, "weight_decay": 0.06, "label_smoothing": 0.1,
+    "mixup": 0.5, "cutmix": 0.0, "mixup_off_epoch": 200, "grad_clip": 0.0, "amp": True,
+}
+
+
+def swformer_reference_parameters(d: int, depth: int, classes: int, blocks: int) -> int:
+    """cifar10-100/model.py's SPS, Block(FATM, MLP) and head, counted from their layers."""
+    s = d // blocks
+    sps = 3 * 9 * d // 8 + (d // 8) * 9 * (d // 4) + (d // 4) * 9 * (d // 2) + (d // 2) * 9 * d + d * 9 * d
+    sps += 2 * (d // 8 + d // 4 + d // 2 + d + d)  # five BatchNorm2d
+    fatm = blocks * s * s + (s * s + s) + (9 * s * s + s) + 5 * 2 * d  # haar_weight, conv1, conv2, five BNs
+    mlp = d * 4 * d + 4 * d + 2 * 4 * d + 4 * d * d + d + 2 * d
+    return sps + depth * (fatm + mlp) + d * classes + classes
+
+
+def test_swformer_preset_is_the_reference_cifar10_model_and_recipe():
+    from fwformer.model import build_model, count_parameters
+
+    cfg = load_config("swformer-4-384")
+    assert (cfg.T, cfg.depth, cfg.embed_dim, cfg.mlp_ratio) == (4, 4, 384, 4.0)
+    assert (cfg.mixers, cfg.shortcut, cfg.head_lif, cfg.init) == (["fatm"], "membrane", False, "swformer")
+    for key, value in SWFORMER_TRAIN.items():
+        assert getattr(cfg.train, key) == pytest.approx(value), f"train.{key}"
+    assert (cfg.data.split, cfg.data.random_erasing, cfg.data.randaugment_m) == ("test", 0.25, 9)
+    model = build_model(cfg)
+    assert model.blocks[0].mixer.blocks == 4  # FL_blocks: train.py's --flblocks default
+    assert count_parameters(model) == swformer_reference_parameters(384, 4, 10, 4) == 7_479_226
