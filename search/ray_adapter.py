@@ -8,6 +8,8 @@ the sampler's history and the front as if it had finished.
 """
 from __future__ import annotations
 
+import inspect
+
 import logging
 import os
 import tempfile
@@ -158,13 +160,16 @@ def init_ray(address: Optional[str]) -> bool:
 
 
 def run_tune(*, trainable: Callable[[dict], None], ledger: Any, events: Any, stop: Any, study: Any,
-             storage_path: str, remaining: int, tick: Callable[[], None]) -> None:
+             storage_path: str, remaining: int, tick: Callable[[], None], shared_data: Optional[dict] = None) -> None:
     """Run up to `remaining` trials through Ray Tune until the ledger stops suggesting.
 
     Checkpoints go to Ray's storage (`storage_path`: a shared folder or a URI), the latest one per
     trial kept; a trial whose worker or node is lost is restarted from it up to `INFRA_RETRIES` times.
+    `shared_data` (`search.shared_data`) reaches a trainable that takes it, through the object store once.
     """
     resources = {"cpu": study.resources.cpu, "gpu": study.resources.gpu}
+    if shared_data is not None and "shared_data" in inspect.signature(trainable).parameters:
+        trainable = tune.with_parameters(trainable, shared_data=shared_data)
     tuner = tune.Tuner(
         tune.with_resources(trainable, resources),
         tune_config=tune.TuneConfig(

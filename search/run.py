@@ -115,8 +115,11 @@ def run_study(plan, trainable) -> int:
                 from search.ray_adapter import init_ray, run_tune
 
                 started_ray = init_ray(plan.address)
+                from search.shared_data import shareable
+
                 run_tune(trainable=trainable, ledger=ledger, events=events, stop=stop, study=study,
-                         storage_path=plan.storage_path, remaining=remaining, tick=outbox.flush)
+                         storage_path=plan.storage_path, remaining=remaining, tick=outbox.flush,
+                         shared_data=shareable(plan.datasets))
         except KeyboardInterrupt:
             stop.request()
         except BaseException:

@@ -21,7 +21,7 @@ import importlib
 import os
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from fwformer.errors import ConfigError
 
@@ -29,16 +29,29 @@ TRAINABLE_ENV = "FWFORMER_SEARCH_TRAINABLE"
 Train = Callable[..., dict]
 
 
-def run_trial(config: dict) -> None:
+def run_trial(config: dict, shared_data: Optional[dict] = None) -> None:
+    """The trial. `shared_data`: the study's datasets from Ray's object store (`search.shared_data`),
+    handed over by `tune.with_parameters`; None: the trial loads its data itself."""
     from fwformer.train import train
 
-    train_and_report(config, train)
+    train_and_report(config, train, shared_data=shared_data)
 
 
-def train_and_report(config: dict, train: Train) -> None:
+def train_and_report(config: dict, train: Train, *, shared_data: Optional[dict] = None) -> None:
     """Train `config["config"]` with `train` (fwformer.train.train's signature), reporting to Ray Tune:
-    every epoch with the epoch's checkpoint (persisted by Ray to its storage), then the final result."""
+    every epoch with the epoch's checkpoint (persisted by Ray to its storage), then the final result.
+    Afterwards the worker gives the memory the trial freed back to the system (it is kept for the
+    next trial, `reuse_actors`)."""
+    try:
+        _train_and_report(config, train, shared_data)
+    finally:
+        release_free_memory()
+
+
+def _train_and_report(config: dict, train: Train, shared_data: Optional[dict]) -> None:
     from ray import tune
+
+    from search.shared_data import datasets_of
 
     from fwformer.config import load_config
     from search.checkpoints import open_checkpoint, restore_into
@@ -58,7 +71,7 @@ def train_and_report(config: dict, train: Train) -> None:
         cfg = load_config(config["config"])
         if cfg.train.num_threads is None and config.get("num_threads"):
             cfg.train.num_threads = int(config["num_threads"])
-        result = _train_or_restart(train, cfg, out_dir, resumed, report)
+        result = _train_or_restart(train, cfg, out_dir, resumed, report, datasets_of(shared_data))
     except Exception as err:  # noqa: BLE001 - every failure of the model is recorded, the search goes on
         tune.report({"final": True, "failed": True, "error": error_line(err),
                      "traceback": "".join(traceback.format_exception(err))[-4000:]})
@@ -66,16 +79,30 @@ def train_and_report(config: dict, train: Train) -> None:
     tune.report({**scalars(result), "energy_bound_mj": energy_bound, "final": True, "failed": False})
 
 
-def _train_or_restart(train: Train, cfg: Any, out_dir: Path, resume: bool, report: Callable[[dict], bool]) -> dict:
+def _train_or_restart(train: Train, cfg: Any, out_dir: Path, resume: bool, report: Callable[[dict], bool],
+                      datasets: Optional[tuple]) -> dict:
     """Continue from the restored checkpoint; if the study was resumed with other training settings
     the checkpoint no longer matches, and the trial starts over rather than failing."""
     try:
-        return train(cfg, out_dir=out_dir, report=report, resume=resume, progress=False)
+        return train(cfg, out_dir=out_dir, report=report, resume=resume, progress=False, datasets=datasets)
     except ConfigError as err:
         if not resume or "cannot resume" not in str(err):
             raise
         (out_dir / "checkpoint.pt").unlink(missing_ok=True)
-        return train(cfg, out_dir=out_dir, report=report, resume=False, progress=False)
+        return train(cfg, out_dir=out_dir, report=report, resume=False, progress=False, datasets=datasets)
+
+
+def release_free_memory() -> None:
+    """glibc keeps freed heap memory for reuse; `malloc_trim(0)` returns it to the system, so a worker
+    waiting for its next trial holds what it needs, not its last trial's peak. A no-op elsewhere."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def trainable_from_env() -> Callable[[dict], None]:

@@ -23,7 +23,7 @@ def faults() -> dict[int, str]:
     return out
 
 
-def run_trial(config: dict) -> None:
+def run_trial(config: dict, shared_data=None) -> None:
     from fwformer.train import train
 
     fault = faults().get(int(config["number"]))
@@ -38,4 +38,4 @@ def run_trial(config: dict) -> None:
         result = train(cfg, report=lambda m: report({**m, "val_acc": 0.0}), **kwargs)
         return {**result, "val_acc": 0.0}
 
-    train_and_report(config, faulty_train)
+    train_and_report(config, faulty_train, shared_data=shared_data)
