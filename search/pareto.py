@@ -56,6 +56,37 @@ def pareto_mask(points: Any, directions: Sequence[Direction]) -> np.ndarray:
     return np.asarray(moocore.is_nondominated(_minimised(pts, maximise), keep_weakly=True), dtype=bool)
 
 
+def ranks(points: Any, directions: Sequence[Direction]) -> np.ndarray:
+    """Non-dominated sorting: 0 for the front, 1 for the front of the rest, ... (duplicates alike)."""
+    import moocore
+
+    pts, maximise = _as_points(points, directions)
+    if len(pts) == 0:
+        return np.zeros(0, dtype=int)
+    return np.asarray(moocore.pareto_rank(_minimised(pts, maximise)), dtype=int)
+
+
+def attainment(points: Any, sets: Sequence[Any], directions: Sequence[Direction],
+               levels: Sequence[int]) -> dict[int, np.ndarray]:
+    """The empirical attainment surfaces of several runs' points (`sets[i]` names the run of point
+    i): {k: the points of the surface attained by at least k of the runs}, in the objectives' own
+    units and directions, sorted by the first objective. moocore's EAF, at percentiles 100 k / runs."""
+    import moocore
+
+    pts, maximise = _as_points(points, directions)
+    runs = list(dict.fromkeys(sets))
+    if not runs:
+        return {k: pts[:0] for k in levels}
+    index = np.array([runs.index(s) + 1 for s in sets])
+    percent = {k: 100.0 * k / len(runs) for k in levels}
+    surfaces = np.asarray(moocore.eaf(_minimised(pts, maximise), index, percentiles=sorted(set(percent.values()))))
+    out = {}
+    for k, p in percent.items():
+        level = _minimised(surfaces[np.isclose(surfaces[:, -1], p)][:, :-1], maximise)
+        out[k] = level[np.lexsort(level.T[::-1])]
+    return out
+
+
 def hypervolume(points: Any, directions: Sequence[Direction], reference: Sequence[float]) -> float:
     """The volume dominated by `points` and bounded by `reference` (in the objectives' own units and
     directions: for accuracy max / energy min, reference = (worst accuracy, worst energy)).
