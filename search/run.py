@@ -134,7 +134,7 @@ def run_study(plan, trainable) -> int:
 
 
 def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, status: str, experiment_id: str) -> None:
-    from search.artifacts import write_front_artifacts
+    from search.artifacts import write_front_artifacts, write_report_artifacts
     from search.front import Front
     from search.ledger import MAX_REPEATS
     from search.stores import ui_command
@@ -142,6 +142,8 @@ def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, st
     try:
         write_front_artifacts(Front.of_study(ostudy, objectives), study_name=plan.study.name, storage=plan.storage,
                               folder=plan.results_dir / "front", log=log, progress=progress, finished=ledger.finished)
+        write_report_artifacts(ostudy, storage=plan.storage, folder=plan.results_dir / "report", log=log,
+                               progress=progress, supernet=plan.study.search.strategy == "supernet")
     finally:
         log.close(status)
         outbox.drain(stop=lambda: status != "FINISHED" and stop.is_set())  # an outage is waited out
