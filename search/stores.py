@@ -22,7 +22,10 @@ def default_tracking_uri(workdir: Path) -> str:
 
 def experiment_url(server: str, experiment_id: str) -> str:
     """The study's page in the MLflow UI, in its model-training view: MLflow 3.x opens every
-    experiment in its GenAI view (traces, no runs in sight) unless the address asks for the other."""
+    experiment in its GenAI view (traces, no runs in sight) unless the address asks for the other.
+    The experiment's `mlflow.experimentKind` tag (search.tracking) does not do it: MLflow 3.17's UI
+    takes the view from the address, else from the last click on its GenAI / Model training switch,
+    and reads the tag only where that switch is off (seen in its bundled UI code and in a browser)."""
     return f"{server.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning"
 
 
