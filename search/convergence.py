@@ -11,7 +11,9 @@ against what training confirmed.
   that did not record its resources is measured in trial-seconds.
 - Supernet studies: the estimated front is `Front` over the candidate study (`<study>.supernet`,
   scores with inherited weights); the confirmed front is the study's own; every confirmed trial
-  pairs its inherited scores with its stand-alone result (Kendall's tau over the pairs).
+  pairs its inherited scores with its stand-alone result (Kendall's tau over the pairs). Their
+  compute counts the confirmed trials only; the candidates' scoring time is given beside it, the
+  supernet's training is in its own MLflow run (the Optuna storage does not hold it).
 """
 from __future__ import annotations
 
@@ -83,7 +85,9 @@ def curve(trials: Sequence[Any], objectives: Objectives, *, resources: Optional[
 class SupernetView:
     estimated: Front  # over the candidates' inherited-weight scores
     confirmed: Front  # the study's own, of the stand-alone trained trials
-    pairs: dict[str, list[tuple[float, float, int]]] = field(default_factory=dict)  # metric -> (inherited, trained, trial)
+    # metric -> [(inherited score, trained value, trial number)] of the confirmed trials
+    pairs: dict[str, list[tuple[float, float, int]]] = field(default_factory=dict)
+    scoring_s: float = 0.0  # wall-clock seconds the candidates took to score (in the driver)
 
     def kendall(self, metric: str) -> Optional[float]:
         pairs = self.pairs.get(metric) or []
@@ -111,4 +115,7 @@ def supernet_view(study: Any, candidates: Any, objectives: Objectives) -> Supern
             trained = confirmed.value(t, m)
             if isinstance(scores.get(m), (int, float)) and trained is not None:
                 pairs[m].append((float(scores[m]), trained, t.number))
-    return SupernetView(Front.of_study(candidates, objectives, kind=SUPERNET), confirmed, pairs)
+    estimated = Front.of_study(candidates, objectives, kind=SUPERNET)
+    scoring = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in estimated.trials
+                  if t.datetime_start is not None and t.datetime_complete is not None)
+    return SupernetView(estimated, confirmed, pairs, scoring)

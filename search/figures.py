@@ -97,8 +97,8 @@ def importance_figure(results: Sequence[Any], *, title: str) -> Any:
     whose objective had too few trials says so instead."""
     from search.importance import param_label
 
-    longest = max((len(r.values or {}) for r in results), default=1)
-    fig = new_figure(3.9 * len(results) + 0.6, 0.32 * max(longest, 4) + 1.6)
+    longest = max((len(r.values or {}) for r in results), default=0)
+    fig = new_figure(3.9 * len(results) + 0.6, 0.32 * max(longest, 4) + 1.6 if longest else 2.0)
     for k, r in enumerate(results):
         ax = fig.add_subplot(1, len(results), k + 1)
         name = scale_of(r.objective).name
@@ -168,17 +168,17 @@ def convergence_figure(conv: Any, *, title: str, reference_text: str) -> Any:
 def supernet_figure(view: Any, *, title: str) -> Any:
     """The estimated front (inherited weights) and the confirmed one (trained stand-alone) on the
     same axes, then inherited against trained for every confirmed trial, one panel per objective."""
-    from search.plots import draw_front, scales
+    from search.plots import draw_front, limits, scales
 
     metrics = view.confirmed.objectives.metrics
     fig = new_figure(3.6 * (2 + len(metrics)), 3.8)
     shared = scales(view.estimated, view.confirmed)
+    bounds = limits([view.estimated, view.confirmed], shared)  # both fronts on the same axes
     axes = [fig.add_subplot(1, 2 + len(metrics), k + 1) for k in range(2 + len(metrics))]
     draw_front(axes[0], view.estimated, title=f"estimated: {len(view.estimated.candidates)} candidates",
-               scale=shared)
-    draw_front(axes[1], view.confirmed, title=f"confirmed: {len(view.confirmed.candidates)} trained", scale=shared)
-    axes[1].sharex(axes[0])
-    axes[1].sharey(axes[0])
+               scale=shared, bounds=bounds, noun="candidate")
+    draw_front(axes[1], view.confirmed, title=f"confirmed: {len(view.confirmed.candidates)} trained", scale=shared,
+               bounds=bounds)
     for ax, m in zip(axes[2:], metrics):
         pairs = view.pairs.get(m) or []
         s = scale_of(m, [v for p in pairs for v in p[:2]])
@@ -233,9 +233,9 @@ def comparison_figure(comp: Any, *, title: str) -> Any:
         for k, g in enumerate(grouped):
             n = len(g.entries)
             for style, (level, points) in zip(styles, sorted(g.surfaces.items())):
-                who = f"all {n}" if level == n else f"at least {level} of {n}"
-                draw_staircase(gx, [sx(p[0]) for p in points], [sy(p[1]) for p in points], color=PALETTE[k % len(PALETTE)],
-                               ls=style, label=f"{g.label}: attained by {who} runs", **stairs)
+                who = ("both" if n == 2 else f"all {n}") if level == n else f"at least {level} of {n}"
+                draw_staircase(gx, [sx(p[0]) for p in points], [sy(p[1]) for p in points], ls=style,
+                               color=PALETTE[k % len(PALETTE)], label=f"{g.label}: attained by {who} runs", **stairs)
         gx.set_xlim(*limits[0])
         gx.set_ylim(*limits[1])
         _axes(gx, sx, sy, "empirical attainment surfaces of seeds of one setting")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+_NUMBER = re.compile(r"[-+]?(\d[\d,]*\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1180px; margin: 24px auto;
        padding: 0 16px; color: #222; line-height: 1.45; }
@@ -61,8 +63,10 @@ def _e(x: object) -> str:
 
 
 def _cell(c: object) -> str:
+    """Numbers right-aligned: floats to 4 significant digits, or a number already formatted as text
+    (where more digits matter, e.g. hypervolumes that differ in the fifth)."""
     if isinstance(c, float):
-        return f'<td class="num">{c:.4g}</td>'
-    if isinstance(c, int) and not isinstance(c, bool):
+        c = f"{c:.4g}"
+    if isinstance(c, (int, str)) and not isinstance(c, bool) and _NUMBER.fullmatch(str(c)):
         return f'<td class="num">{c}</td>'
     return f"<td>{_e(c)}</td>"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from search.front import Front
 from search.style import (FRONT_COLOUR, OTHER_COLOUR, Scale, draw_staircase, new_figure, plotly_shape, save,
@@ -57,19 +57,39 @@ def plot_front(front: Front, png_path: Optional[Path], html_path: Optional[Path]
         _html(front, Path(html_path), title)
 
 
-def draw_front(ax: Any, front: Front, *, title: str, scale: Optional[tuple[Scale, Scale]] = None) -> None:
+def limits(fronts: Sequence[Front], scale: tuple[Scale, Scale], margin: float = 0.05) -> tuple[tuple, tuple]:
+    """((x0, x1), (y0, y1)) that hold every drawable trial of `fronts` in `scale`, with matplotlib's
+    usual margin: panels side by side on the same axes."""
+    x, y = axes(fronts[0])
+    rows = [r for f in fronts for r in _drawable(f, x, y)]
+    out = []
+    for metric, s in zip((x, y), scale):
+        values = [s(r[metric]) for r in rows] or [0.0, 1.0]
+        lo, hi = min(values), max(values)
+        pad = (hi - lo) * margin or abs(hi) * margin or 1.0
+        out.append((lo - pad, hi + pad))
+    return out[0], out[1]
+
+
+def draw_front(ax: Any, front: Front, *, title: str, scale: Optional[tuple[Scale, Scale]] = None,
+               bounds: Optional[tuple[tuple, tuple]] = None, noun: str = "trial") -> None:
     """Every trial of the front's kind on a matplotlib axis: finished ones grey, stopped and failed
     ones as crosses where their last values are known, the front as a staircase with its trial
-    numbers, the knee circled. Energy, accuracy and the other metrics in the units of `search.style`."""
+    numbers, the knee circled. Energy, accuracy and the other metrics in the units of `search.style`.
+    `bounds` (from `limits`) fixes the axis limits, so panels side by side compare; `noun` names what
+    the numbers count (a supernet's candidates are not trials)."""
     x, y = axes(front)
     sx, sy = scale or scales(front)
+    if bounds is not None:
+        ax.set_xlim(*bounds[0])
+        ax.set_ylim(*bounds[1])
     rows = _drawable(front, x, y)
     members = [r for r in rows if r["on_front"]]
     knee = next((r for r in front.rows() if r["knee"]), None)
     done = [r for r in rows if r["state"] == "COMPLETE"]
     other = [r for r in rows if r["state"] != "COMPLETE"]
     if done:
-        ax.scatter([sx(r[x]) for r in done], [sy(r[y]) for r in done], c=OTHER_COLOUR, s=18, label="trials", zorder=2)
+        ax.scatter([sx(r[x]) for r in done], [sy(r[y]) for r in done], c=OTHER_COLOUR, s=18, label=f"{noun}s", zorder=2)
     if other:
         ax.scatter([sx(r[x]) for r in other], [sy(r[y]) for r in other], c=OTHER_COLOUR, marker="x", s=18,
                    label="stopped / failed (not on the front)", zorder=2)
@@ -79,13 +99,13 @@ def draw_front(ax: Any, front: Front, *, title: str, scale: Optional[tuple[Scale
         if x != "trial":
             directions = dict(zip(front.objectives.metrics, front.objectives.directions))
             draw_staircase(ax, mx, my, x_minimised=directions[x] == "minimize", y_maximised=directions[y] == "maximize",
-                           color=FRONT_COLOUR, lw=1.4, label=f"Pareto front ({len(members)})", zorder=3)
+                           limits=bounds, color=FRONT_COLOUR, lw=1.4, label=f"Pareto front ({len(members)})", zorder=3)
         for r in members:
             ax.annotate(str(r["trial"]), (sx(r[x]), sy(r[y])), textcoords="offset points", xytext=(4, -10),
                         fontsize=7, color=FRONT_COLOUR)
     if knee is not None and knee.get(x) is not None:
         ax.scatter([sx(knee[x])], [sy(knee[y])], s=130, facecolors="none", edgecolors="k", lw=1.2,
-                   label=f"knee (trial {knee['trial']})", zorder=4)
+                   label=f"knee ({noun} {knee['trial']})", zorder=4)
     ax.set_xlabel(sx.label)
     ax.set_ylabel(sy.label)
     ax.set_title(title, fontsize=10)

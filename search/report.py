@@ -26,14 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from fwformer.errors import ConfigError, exit_on_user_error
+from fwformer.errors import ArgumentParser, ConfigError, exit_on_user_error
 
 READ_PLACEMENT = ("Rows are mixer families (fixed names, or a family such as dwt for dwt-haar and dwt-db2), columns "
                   "the blocks from input to output; a cell's colour is the share of the architectures with that family "
                   "in that block, its number the count. A hybrid a+b counts toward both parts and says so in its cell. "
-                  "Left: the Pareto front; right: the best quarter of the trials by non-dominated rank, a wider "
-                  "and less noisy view (drawn when it differs from the front). A pattern such as spectral mixers "
-                  "early and attention late shows as a diagonal. The row beneath counts T.")
+                  "A pattern such as spectral mixers early and attention late shows as a diagonal. The row beneath "
+                  "counts T.")
+READ_QUARTER = (" Left: the Pareto front; right: the best quarter of the trials by non-dominated rank, a wider and "
+                "less noisy view of the same question.")
 READ_FRONT = ("Every trained trial is a dot (crosses: stopped early or failed, at their last values). The front is "
               "the staircase: no trial lies beyond it in both objectives, and every step buys accuracy with energy. "
               "Numbers are trial numbers; the circled point is the knee, the bend of the front (search.export's "
@@ -121,16 +122,17 @@ def write_report(study: Any, *, folder: Path, candidates: Optional[Any] = None, 
     states = _states(trials)
     page = Page(f"{name}: what the study says", facts=[
         f"{label_of(study)}; storage {storage or '-'}; {states}",
-        f"objectives: " + ", ".join(f"{m} ({d})" for m, d in zip(objectives.metrics, objectives.directions))
+        "objectives: " + ", ".join(f"{m} ({d})" for m, d in zip(objectives.metrics, objectives.directions))
         + f"; hypervolume reference point {reference}",
-        f"written {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} by {_code_version()}"])
+        _written()])
     page.section("In short", lines=[*report.summary, *_convergence_lines(conv)[:1]])
     sx = {m: scale_of(m, [front.value(t, m) for t in front.members]) for m in objectives.metrics}
     page.section("Pareto front", image=pictures["front"], read=READ_FRONT, table=(
         ["trial", *(sx[m].label for m in objectives.metrics), "T", "mixers per block", "knee"],
         [[r["trial"], *(sx[m](r[m]) for m in objectives.metrics), r["T"], " | ".join(r["mixers"]),
           "knee" if r["knee"] else ""] for r in front.rows()]))
-    page.section("Which mixer in which block", image=pictures["placement"], read=READ_PLACEMENT,
+    page.section("Which mixer in which block", image=pictures["placement"],
+                 read=READ_PLACEMENT + (READ_QUARTER if len(placements) > 1 else ""),
                  lines=[*place_lines, *quarter_words])
     params = list(dict.fromkeys(p for r in ranked for p in (r.values or {})))
     page.section("What matters", image=pictures["importance"], read=READ_IMPORTANCE, lines=what_matters,
@@ -186,7 +188,9 @@ def _convergence_lines(conv: Any) -> list[str]:
 
 def _supernet_lines(view: Any) -> list[str]:
     lines = [f"estimated front: {len(view.estimated)} of {len(view.estimated.candidates)} candidates; confirmed front: "
-             f"{len(view.confirmed)} of {len(view.confirmed.candidates)} trained"]
+             f"{len(view.confirmed)} of {len(view.confirmed.candidates)} trained",
+             f"the convergence's compute counts the confirmed trials only; scoring the candidates took "
+             f"{view.scoring_s:,.0f} s in the driver, and the supernet's training is in its MLflow run 'supernet'"]
     for m, pairs in view.pairs.items():
         tau = view.kendall(m)
         lines.append(f"{m}: Kendall tau inherited vs trained " + (f"{tau:.2f}" if tau is not None else "n/a")
@@ -208,10 +212,11 @@ def _reference_text(objectives: Any) -> str:
     return "(" + ", ".join(f"{m} {r:.6g}" for m, r in zip(objectives.metrics, objectives.reference)) + ")"
 
 
-def _code_version() -> str:
+def _written() -> str:
+    """When and from which code a page was written: the figures change with the code."""
     from search.export import code_version
 
-    return code_version()
+    return f"written {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} by {code_version()}"
 
 
 def _numbers(study, objectives, front, placements, ranked, conv, view) -> dict:
@@ -251,17 +256,16 @@ def write_comparison(studies: Sequence[Any], *, folder: Path, storages: Sequence
     report = Report(Path(folder))
     names = " vs ".join(s.study_name for s in studies)
     picture = save(figures.comparison_figure(comp, title=names), report.folder / "comparison.png")
-    rows = [[e.name, e.label, len(e.front.candidates), len(e.front), e.front.hypervolume, e.hypervolume, storage]
-            for e, storage in zip(comp.entries, storages)]
+    rows = [[e.label, len(e.front.candidates), len(e.front), f"{e.front.hypervolume:.6g}", f"{e.hypervolume:.6g}",
+             storage] for e, storage in zip(comp.entries, storages)]
     lines = [f"{e.label}: hypervolume {e.hypervolume:.6g} at the common reference, front {len(e.front)} of "
              f"{len(e.front.candidates)} trials" for e in comp.entries]
     seeds = [g for g in comp.groups if len(g.entries) > 1]
     lines += [f"seeds of one setting: {g.label}" for g in seeds]
-    page = Page(f"{names}: fronts compared", facts=[f"common reference point {comp.reference_text}",
-                                                     f"written {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} by {_code_version()}"])
+    page = Page(f"{names}: fronts compared", facts=[f"common reference point {comp.reference_text}", _written()])
     page.section("Fronts", image=picture, read=READ_COMPARISON, lines=lines, table=(
-        ["study", "run", "trials on the front's axes", "front", "hypervolume (own reference)",
-         "hypervolume (common reference)", "storage"], rows))
+        ["study", "completed trials", "front", "hypervolume (its own reference)", "hypervolume (common reference)",
+         "storage"], rows))
     report.files = [picture, page.write(report.folder / "comparison.html"), _write_json(
         report.folder / "comparison.json",
         {"reference_point": dict(zip(comp.objectives.metrics, comp.objectives.reference)),
@@ -274,19 +278,16 @@ def write_comparison(studies: Sequence[Any], *, folder: Path, storages: Sequence
 
 
 # ---- the command line -----------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line and exit code 2, like every other user error
-        raise ConfigError(f"{message} (usage: python -m search.report --study NAME [--study NAME ...] "
-                          f"[--storage URL ...] [--out DIR] [--importance fanova|ped-anova])")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from search.importance import EVALUATORS
     from search.stored import DEFAULT_STORAGE
 
-    p = _Parser(prog="python -m search.report",
-                description="Pictures and one HTML page of what a study says (placement map, what matters, "
-                            "convergence), or of several studies' fronts compared. Reads the Optuna storage only.")
+    p = ArgumentParser(prog="python -m search.report",
+                       usage_line="python -m search.report --study NAME [--study NAME ...] [--storage URL ...] "
+                                  "[--out DIR] [--importance fanova|ped-anova]",
+                       description="Pictures and one HTML page of what a study says (placement map, what matters, "
+                                   "convergence), or of several studies' fronts compared. Reads the Optuna storage "
+                                   "only.")
     p.add_argument("--study", action="append", required=True,
                    help="an Optuna study name; give it twice or more to compare studies")
     p.add_argument("--storage", action="append", default=None,

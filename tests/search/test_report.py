@@ -310,3 +310,19 @@ def test_pareto_ranks_and_attainment_follow_directions():
     assert pareto.ranks([[0.9, 1], [0.8, 2], [0.95, 3]], ACC_ENERGY.directions).tolist() == [0, 1, 0]
     surfaces = pareto.attainment([[0.9, 1], [0.95, 3], [0.85, 1.5]], ["a", "a", "b"], ACC_ENERGY.directions, [1, 2])
     assert surfaces[1].tolist() == [[0.9, 1.0], [0.95, 3.0]] and surfaces[2].tolist() == [[0.85, 1.5]]
+
+
+def test_a_report_that_fails_to_draw_costs_a_warning_not_the_study(monkeypatch, capsys, tmp_path):
+    import search.report
+    from search.artifacts import write_report_artifacts
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no fonts")
+
+    logged = []
+    monkeypatch.setattr(search.report, "write_report", broken)
+    study = in_memory([trial([0.8, 0.2], ["ssa", "ssa"], 1)])
+    log = type("Log", (), {"parent_artifacts": lambda self, *a, **k: logged.append(a)})()
+    write_report_artifacts(study, storage="sqlite:///x.db", folder=tmp_path, log=log, progress=None, supernet=False)
+    assert capsys.readouterr().err.strip() == "warning: could not write the study's report: RuntimeError: no fonts"
+    assert logged == []
