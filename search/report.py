@@ -62,94 +62,130 @@ class Report:
     summary: list[str] = field(default_factory=list)  # the lines for the terminal
 
 
+@dataclass
+class Findings:
+    """What one study says, computed once; the pictures, the page, the JSON and the terminal read it."""
+
+    study: Any
+    objectives: Any  # search.front.Objectives
+    front: Any  # search.front.Front
+    placements: list  # search.placement.Placement: the front, then the best quarter when it differs
+    quarter_note: list[str]  # the best quarter in words
+    importances: list  # search.importance.Importance, one per objective
+    convergence: Any  # search.convergence.Convergence
+    supernet: Optional[Any]  # search.convergence.SupernetView of a supernet study
+
+    @property
+    def name(self) -> str:
+        return self.study.study_name
+
+
 # ---- one study ------------------------------------------------------------------------------------
 def write_report(study: Any, *, folder: Path, candidates: Optional[Any] = None, evaluator: str = "fanova",
                  storage: str = "") -> Report:
     """The report of Optuna `study` (and of its supernet `candidates` study) into `folder`."""
-    from search import figures, importance
-    from search.compare import label_of
+    found = findings(study, candidates=candidates, evaluator=evaluator)
+    report = Report(Path(folder))
+    pictures = _draw(found, report.folder)
+    report.summary = summary(found)
+    page = _page(found, pictures, storage, report.summary)
+    report.files = [*pictures.values(), page.write(report.folder / "report.html"),
+                    _write_json(report.folder / "report.json", _numbers(found))]
+    report.summary.append(f"report: {report.folder / 'report.html'}")
+    return report
+
+
+def findings(study: Any, *, candidates: Optional[Any] = None, evaluator: str = "fanova") -> Findings:
     from search.convergence import curve, supernet_view
     from search.front import Front
-    from search.page import Page
+    from search.importance import importances
     from search.placement import best_quarter, space_choices
-    from search.plots import plot_front
     from search.records import STUDY_RESOURCES
     from search.stored import study_objectives
-    from search.style import save, scale_of
 
     objectives = study_objectives(study)
     trials = study.get_trials(deepcopy=False)
     front = Front(trials, objectives)
-    name = study.study_name
-    report = Report(Path(folder))
-    out = report.folder
     choices = space_choices(front.trials)
     placements = [_placement(front, front.members, "Pareto front", "front members", choices)]
     quarter = best_quarter(front.candidates, objectives.directions)
     if {t.number for t in quarter} != front.numbers:
         placements.append(_placement(front, quarter, "best quarter by non-dominated rank", "trials of the best quarter",
                                      choices))
-        quarter_words = [f"best quarter: {x}" for x in placements[1].words()]
+        note = [f"best quarter: {x}" for x in placements[1].words()]
     else:  # a small study: the front alone holds a quarter of the trials
-        quarter_words = [f"the best quarter by non-dominated rank (whole ranks until a quarter of the "
-                         f"{len(front.candidates)} completed trials) is the front itself"] if quarter else []
-    ranked = importance.importances(front.candidates, objectives.metrics, objectives.directions, evaluator=evaluator)
-    conv = curve(trials, objectives, resources=study.user_attrs.get(STUDY_RESOURCES))
-    view = supernet_view(study, candidates, objectives) if candidates is not None else None
-    reference = _reference_text(objectives)
+        note = [f"the best quarter by non-dominated rank (whole ranks until a quarter of the "
+                f"{len(front.candidates)} completed trials) is the front itself"] if quarter else []
+    return Findings(study, objectives, front, placements, note,
+                    importances(front.candidates, objectives.metrics, objectives.directions, evaluator=evaluator),
+                    curve(trials, objectives, resources=study.user_attrs.get(STUDY_RESOURCES)),
+                    supernet_view(study, candidates, objectives) if candidates is not None else None)
 
-    plot_front(front, out / "front.png", None, title=f"{name}: Pareto front")
-    pictures = {"front": out / "front.png",
-                "placement": save(figures.placement_figure(placements, title=f"{name}: mixer families per "
-                                                                                     f"block"), out / "placement.png"),
-                "importance": save(figures.importance_figure(ranked, title=f"{name}: what matters"),
-                                           out / "importance.png"),
-                "convergence": save(figures.convergence_figure(conv, title=f"{name}: hypervolume",
-                                                                       reference_text=reference),
-                                            out / "convergence.png")}
-    if view is not None:
-        pictures["supernet"] = save(figures.supernet_figure(view, title=f"{name}: supernet estimate and "
-                                                                                 f"confirmation"), out / "supernet.png")
 
-    place_lines = placements[0].words() or ["the front is empty: no trial completed yet"]
-    what_matters = [_top_line(r) for r in ranked]
-    report.summary = [f"placement on the Pareto front ({len(front)} architectures):",
-                      *(f"  {x}" for x in place_lines),
-                      f"what matters ({ranked[0].name}, {ranked[0].trials} trials):"
-                      if ranked and ranked[0].values else "what matters:",
-                      *(f"  {x}" for x in what_matters)]
+def summary(found: Findings) -> list[str]:
+    """The lines for the terminal: the placement pattern in words, the most important parameters."""
+    first = found.importances[0] if found.importances else None
+    return [f"placement on the Pareto front ({len(found.front)} architectures):",
+            *(f"  {x}" for x in found.placements[0].words() or ["the front is empty: no trial completed yet"]),
+            f"what matters ({first.name}, {first.trials} trials):" if first and first.values else "what matters:",
+            *(f"  {_top_line(r)}" for r in found.importances)]
 
-    states = _states(trials)
-    page = Page(f"{name}: what the study says", facts=[
-        f"{label_of(study)}; storage {storage or '-'}; {states}",
-        "objectives: " + ", ".join(f"{m} ({d})" for m, d in zip(objectives.metrics, objectives.directions))
-        + f"; hypervolume reference point {reference}",
+
+def _draw(found: Findings, out: Path) -> dict[str, Path]:
+    from search import figures
+    from search.plots import plot_front
+    from search.style import save
+
+    name = found.name
+    plot_front(found.front, out / "front.png", None, title=f"{name}: Pareto front")
+    pictures = {
+        "front": out / "front.png",
+        "placement": save(figures.placement_figure(found.placements, title=f"{name}: mixer families per block"),
+                          out / "placement.png"),
+        "importance": save(figures.importance_figure(found.importances, title=f"{name}: what matters"),
+                           out / "importance.png"),
+        "convergence": save(figures.convergence_figure(found.convergence, title=f"{name}: hypervolume",
+                                                       reference_text=_reference_text(found.objectives)),
+                            out / "convergence.png")}
+    if found.supernet is not None:
+        pictures["supernet"] = save(figures.supernet_figure(found.supernet, title=f"{name}: supernet estimate and "
+                                                                                  f"confirmation"),
+                                    out / "supernet.png")
+    return pictures
+
+
+def _page(found: Findings, pictures: dict[str, Path], storage: str, lines: list[str]) -> Any:
+    from search.compare import label_of
+    from search.importance import param_label
+    from search.page import Page
+    from search.style import scale_of
+
+    o, front, ranked = found.objectives, found.front, found.importances
+    page = Page(f"{found.name}: what the study says", facts=[
+        f"{label_of(found.study)}; storage {storage or '-'}; {_states(found.study.get_trials(deepcopy=False))}",
+        "objectives: " + ", ".join(f"{m} ({d})" for m, d in zip(o.metrics, o.directions))
+        + f"; hypervolume reference point {_reference_text(o)}",
         _written()])
-    page.section("In short", lines=[*report.summary, *_convergence_lines(conv)[:1]])
-    sx = {m: scale_of(m, [front.value(t, m) for t in front.members]) for m in objectives.metrics}
+    page.section("In short", lines=[*lines, *_convergence_lines(found.convergence)[:1]])
+    sx = {m: scale_of(m, [front.value(t, m) for t in front.members]) for m in o.metrics}
     page.section("Pareto front", image=pictures["front"], read=READ_FRONT, table=(
-        ["trial", *(sx[m].label for m in objectives.metrics), "T", "mixers per block", "knee"],
-        [[r["trial"], *(sx[m](r[m]) for m in objectives.metrics), r["T"], " | ".join(r["mixers"]),
-          "knee" if r["knee"] else ""] for r in front.rows()]))
+        ["trial", *(sx[m].label for m in o.metrics), "T", "mixers per block", "knee"],
+        [[r["trial"], *(sx[m](r[m]) for m in o.metrics), r["T"], " | ".join(r["mixers"]), "knee" if r["knee"] else ""]
+         for r in front.rows()]))
     page.section("Which mixer in which block", image=pictures["placement"],
-                 read=READ_PLACEMENT + (READ_QUARTER if len(placements) > 1 else ""),
-                 lines=[*place_lines, *quarter_words])
+                 read=READ_PLACEMENT + (READ_QUARTER if len(found.placements) > 1 else ""),
+                 lines=[*found.placements[0].words(), *found.quarter_note])
     params = list(dict.fromkeys(p for r in ranked for p in (r.values or {})))
-    page.section("What matters", image=pictures["importance"], read=READ_IMPORTANCE, lines=what_matters,
-                 text=f"Evaluator: {ranked[0].description}." if ranked else "",
-                 table=([" ", *objectives.metrics], [[importance.param_label(p), *((r.values or {}).get(p, "-")
-                                                                                  for r in ranked)] for p in params])
-                 if params else None)
+    page.section("What matters", image=pictures["importance"], read=READ_IMPORTANCE,
+                 lines=[_top_line(r) for r in ranked], text=f"Evaluator: {ranked[0].description}." if ranked else "",
+                 table=([" ", *o.metrics], [[param_label(p), *((r.values or {}).get(p, "-") for r in ranked)]
+                                            for p in params]) if params else None)
     page.section("Did the search converge", image=pictures["convergence"], read=READ_CONVERGENCE,
-                 lines=_convergence_lines(conv))
-    if view is not None:
+                 lines=_convergence_lines(found.convergence))
+    if found.supernet is not None:
         page.section("Supernet: estimated and confirmed", image=pictures["supernet"], read=READ_SUPERNET,
-                     lines=_supernet_lines(view))
-    report.files = [*pictures.values(), page.write(out / "report.html"),
-                    _write_json(out / "report.json", _numbers(study, objectives, front, placements, ranked, conv,
-                                                               view))]
-    report.summary.append(f"report: {out / 'report.html'}")
-    return report
+                     lines=_supernet_lines(found.supernet))
+    return page
 
 
 def _placement(front: Any, trials: Sequence[Any], label: str, noun: str, choices: tuple) -> Any:
@@ -219,22 +255,24 @@ def _written() -> str:
     return f"written {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} by {code_version()}"
 
 
-def _numbers(study, objectives, front, placements, ranked, conv, view) -> dict:
+def _numbers(found: Findings) -> dict:
     """Every number the pictures show, for whoever checks them."""
-    out = {"study": study.study_name, "objectives": dict(zip(objectives.metrics, objectives.directions)),
-           "reference_point": list(objectives.reference), "front": front.rows(),
+    o, conv, view = found.objectives, found.convergence, found.supernet
+    out = {"study": found.name, "objectives": dict(zip(o.metrics, o.directions)), "reference_point": list(o.reference),
+           "front": found.front.rows(),
            "placement": [{"set": p.label, "architectures": p.size,
                           "blocks": {f: [p.counts[f, b] for b in range(p.blocks)] for f in p.families},
                           "via_hybrid": {f: [p.via_hybrid[f, b] for b in range(p.blocks)] for f in p.families},
-                          "T": {str(t): p.T[t] for t in p.T_choices}} for p in placements],
+                          "T": {str(t): p.T[t] for t in p.T_choices}} for p in found.placements],
            "importance": [{"objective": r.objective, "evaluator": r.description, "trials": r.trials,
-                           "values": r.values, "reason": r.reason or None} for r in ranked],
+                           "values": r.values, "reason": r.reason or None} for r in found.importances],
            "convergence": {"unit": conv.unit, "steps": [vars(s) for s in conv.steps]}}
     if view is not None:
         out["supernet"] = {"estimated_front": [r["trial"] for r in view.estimated.rows()],
                            "pairs": {m: [{"trial": n, "inherited": a, "trained": b} for a, b, n in pairs]
                                      for m, pairs in view.pairs.items()},
-                           "kendall_tau": {m: view.kendall(m) for m in view.pairs}}
+                           "kendall_tau": {m: view.kendall(m) for m in view.pairs},
+                           "scoring_s": view.scoring_s}
     return out
 
 

@@ -208,8 +208,9 @@ def storage(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
     url = f"sqlite:///{folder / 'optuna.db'}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rdb = optuna.storages.RDBStorage(url)  # one connection for every study: the schema is set up once
     for name, seed in (("toy", 0), ("toy_s1", 1)):
-        study = optuna.create_study(study_name=name, storage=url, directions=list(ACC_ENERGY.directions))
+        study = optuna.create_study(study_name=name, storage=rdb, directions=list(ACC_ENERGY.directions))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(ACC_ENERGY.metrics))
@@ -221,8 +222,8 @@ def storage(tmp_path_factory):
                                                       (0.6, 0.9, ["identity", "ssa"], 4)]):
             study.add_trial(trial([acc, energy], mixers, T, start=10 * i))
         study.add_trial(trial(None, ["ssa", "ssa"], 1, state=TrialState.PRUNED, start=50))
-    optuna.create_study(study_name="other", storage=url, directions=["maximize"])
-    optuna.create_study(study_name="toy.supernet", storage=url, directions=list(ACC_ENERGY.directions))
+    optuna.create_study(study_name="other", storage=rdb, directions=["maximize"])
+    optuna.create_study(study_name="toy.supernet", storage=rdb, directions=list(ACC_ENERGY.directions))
     return folder, url
 
 
