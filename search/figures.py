@@ -27,30 +27,30 @@ def placement_figure(placements: Sequence[Any], *, title: str) -> Any:
     beneath."""
     from matplotlib.gridspec import GridSpecFromSubplotSpec
 
-    rows = max((len(p.families) for p in placements), default=1)
+    families = list(dict.fromkeys(f for p in placements for f in p.families))  # one row order: panels compare
+    rows = max(len(families), 1)
     n = len(placements)
     fig = new_figure(4.4 * n + 1.0, 0.42 * rows + 2.6)
     outer = fig.add_gridspec(1, n + 1, width_ratios=[1] * n + [0.05])
     cmap = _cmap()
     image = None
     for k, p in enumerate(placements):
-        inner = GridSpecFromSubplotSpec(2, 1, subplot_spec=outer[0, k], height_ratios=[max(1, len(p.families)), 1],
-                                        hspace=0.08)
+        inner = GridSpecFromSubplotSpec(2, 1, subplot_spec=outer[0, k], height_ratios=[rows, 1], hspace=0.08)
         ax, tax = fig.add_subplot(inner[0]), fig.add_subplot(inner[1])
         if not p.size:
             ax.text(0.5, 0.5, f"{p.label}: no architecture yet", ha="center", va="center", transform=ax.transAxes)
             ax.set_axis_off()
             tax.set_axis_off()
             continue
-        grid = [[_shown(p.counts[f, b], p.size) for b in range(p.blocks)] for f in p.families]
+        grid = [[_shown(p.counts[f, b], p.size) for b in range(p.blocks)] for f in families]
         image = ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, aspect="auto")
-        for i, f in enumerate(p.families):
+        for i, f in enumerate(families):
             for b in range(p.blocks):
                 c, h = p.counts[f, b], p.via_hybrid[f, b]
                 if c:
                     _cell(ax, b, i, f"{c}" + (f"\n({h} via hybrid)" if h else ""), p.share(f, b))
         ax.set_xticks(range(p.blocks), [f"block {b}" for b in range(p.blocks)], fontsize=8)
-        ax.set_yticks(range(len(p.families)), p.families, fontsize=8)
+        ax.set_yticks(range(len(families)), families, fontsize=8)
         ax.xaxis.tick_top()
         ax.set_title(f"{p.label}: {p.size} architecture{'s' if p.size != 1 else ''}", fontsize=9.5)
         ts = p.T_choices or sorted(p.T)

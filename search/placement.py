@@ -7,8 +7,8 @@ apart (`via_hybrid`), so a map can mark them; a block's counts can then add up t
 number of architectures. T is counted on its own, once per architecture.
 
 Two sets are read from a study: its Pareto front, and the best quarter of its trials by
-non-dominated rank (whole ranks, best first, until at least a quarter of the finished trials is
-in), the wider view of the same pattern.
+non-dominated rank (`best_quarter`), the wider view of the same pattern once the study holds more
+than four times as many trials as its front.
 """
 from __future__ import annotations
 
@@ -111,19 +111,15 @@ def _order(t: Any) -> float:
         return math.inf
 
 
-def best_quarter(trials: Sequence[Any], directions: Sequence[str]) -> list:
-    """Whole non-dominated ranks, best first, until at least a quarter of `trials` (finished trials
-    with values) is in; every trial of the last rank taken is kept, so ties are never split."""
+def best_quarter(trials: Sequence[Any], objectives: Any) -> list:
+    """The best quarter of `trials` (finished trials with values) by non-dominated rank: whole ranks,
+    best first, and of the rank that does not fit whole, the trials that dominate the most together
+    (`search.pareto.best_subset`, at the study's reference point): ceil(n / 4) trials."""
     if not trials:
         return []
-    ranks = pareto.ranks([list(t.values) for t in trials], directions)
-    want = math.ceil(len(trials) / 4)
-    out: list = []
-    for r in sorted(set(ranks.tolist())):
-        out += [t for t, rank in zip(trials, ranks) if rank == r]
-        if len(out) >= want:
-            break
-    return out
+    picked = pareto.best_subset([list(t.values) for t in trials], objectives.directions, objectives.reference,
+                                math.ceil(len(trials) / 4))
+    return [trials[i] for i in sorted(picked)]
 
 
 def space_choices(trials: Iterable[Any]) -> tuple[list[str], list]:

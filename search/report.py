@@ -33,8 +33,9 @@ READ_PLACEMENT = ("Rows are mixer families (fixed names, or a family such as dwt
                   "in that block, its number the count. A hybrid a+b counts toward both parts and says so in its cell. "
                   "A pattern such as spectral mixers early and attention late shows as a diagonal. The row beneath "
                   "counts T.")
-READ_QUARTER = (" Left: the Pareto front; right: the best quarter of the trials by non-dominated rank, a wider and "
-                "less noisy view of the same question.")
+READ_QUARTER = (" Left: the Pareto front; right: the best quarter of the trials by non-dominated rank (whole ranks "
+                "best first, the last one cut by hypervolume contribution), a wider and less noisy view of the same "
+                "question.")
 READ_FRONT = ("Every trained trial is a dot (crosses: stopped early or failed, at their last values). The front is "
               "the staircase: no trial lies beyond it in both objectives, and every step buys accuracy with energy. "
               "Numbers are trial numbers; the circled point is the knee, the bend of the front (search.export's "
@@ -108,14 +109,14 @@ def findings(study: Any, *, candidates: Optional[Any] = None, evaluator: str = "
     front = Front(trials, objectives)
     choices = space_choices(front.trials)
     placements = [_placement(front, front.members, "Pareto front", "front members", choices)]
-    quarter = best_quarter(front.candidates, objectives.directions)
-    if {t.number for t in quarter} != front.numbers:
+    quarter = best_quarter(front.candidates, objectives)
+    if not {t.number for t in quarter} <= front.numbers:
         placements.append(_placement(front, quarter, "best quarter by non-dominated rank", "trials of the best quarter",
                                      choices))
         note = [f"best quarter: {x}" for x in placements[1].words()]
-    else:  # a small study: the front alone holds a quarter of the trials
-        note = [f"the best quarter by non-dominated rank (whole ranks until a quarter of the "
-                f"{len(front.candidates)} completed trials) is the front itself"] if quarter else []
+    else:  # a small study: its front alone holds a quarter of the trials or more
+        note = [f"the best quarter by non-dominated rank ({len(quarter)} of the {len(front.candidates)} completed "
+                f"trials) lies within the front: no second panel"] if quarter else []
     return Findings(study, objectives, front, placements, note,
                     importances(front.candidates, objectives.metrics, objectives.directions, evaluator=evaluator),
                     curve(trials, objectives, resources=study.user_attrs.get(STUDY_RESOURCES)),

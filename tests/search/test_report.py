@@ -85,16 +85,18 @@ def test_a_newly_registered_family_needs_no_list_of_names(monkeypatch):
     assert p.counts["nosuch", 1] == 1, "a name the registry no longer knows is its own family"
 
 
-def test_best_quarter_takes_whole_ranks():
+def test_best_quarter_takes_whole_ranks_then_the_most_hypervolume():
     from search.placement import best_quarter
 
-    # Ranks: 0 -> trials 0, 1; 1 -> trials 2, 3; 2 -> the rest. A quarter of 12 is 3: ranks 0 and 1.
+    # Ranks: 0 -> trials 0, 1; 1 -> trials 2, 3; 2 -> the rest. A quarter of 12 is 3: rank 0 whole,
+    # then the one of rank 1 that dominates more (reference (0, 1)): 3 (0.7 x 0.7) before 2 (0.85 x 0.4).
     points = [(0.9, 0.5), (0.8, 0.2), (0.85, 0.6), (0.7, 0.3)] + [(0.1 + 0.01 * i, 0.9) for i in range(8)]
     trials = [trial(list(p), ["ssa", "ssa"], 1) for p in points]
     for n, t in enumerate(trials):
         t.number = n
-    assert sorted(t.number for t in best_quarter(trials, ACC_ENERGY.directions)) == [0, 1, 2, 3]
-    assert best_quarter([], ACC_ENERGY.directions) == []
+    assert [t.number for t in best_quarter(trials, ACC_ENERGY)] == [0, 1, 3]
+    assert [t.number for t in best_quarter(trials[:4], ACC_ENERGY)] == [1], "one of four: the most hypervolume"
+    assert best_quarter([], ACC_ENERGY) == []
 
 
 # ---- what matters ------------------------------------------------------------------------------------
