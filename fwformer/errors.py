@@ -1,6 +1,7 @@
 """User-facing configuration errors and the one place that turns them into exit code 2."""
 from __future__ import annotations
 
+import argparse
 import difflib
 import functools
 import sys
@@ -34,3 +35,15 @@ def exit_on_user_error(main: F) -> F:
             raise SystemExit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose mistakes (a missing or unknown option) are ConfigErrors like every other user
+    error: one line and exit code 2 under `exit_on_user_error`, with `usage_line` in brackets."""
+
+    def __init__(self, *args, usage_line: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.usage_line = usage_line
+
+    def error(self, message: str):
+        raise ConfigError(f"{message} (usage: {self.usage_line})")

@@ -24,43 +24,12 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-from fwformer.errors import ConfigError, closest, exit_on_user_error
-from search.front import Front, Objectives, parse_pick
+from fwformer.errors import ConfigError, exit_on_user_error
+from search.front import Front, parse_pick
 from search.records import TrialRecord
 from fwformer.locations import check_output_file
-from search.stores import redact, sqlite_path
-
-DEFAULT_STORAGE = "sqlite:///optuna.db"
-
-
-def _check_storage(storage: str) -> None:
-    path = sqlite_path(storage)
-    if path is not None:
-        if not path.is_file():
-            raise ConfigError(f"no Optuna storage at '{redact(storage)}' ({path} does not exist); run the study first "
-                              f"or pass --storage")
-
-
-def _load_study(study_name: str, storage: str):
-    import optuna
-
-    _check_storage(storage)
-    try:
-        names = optuna.get_all_study_names(storage=storage)
-    except Exception as err:
-        raise ConfigError(f"cannot open Optuna storage '{redact(storage)}': {str(err).splitlines()[0]}") from None
-    if study_name not in names:
-        raise ConfigError(f"unknown study '{study_name}'{closest(study_name, names)} in storage '{redact(storage)}'; "
-                          f"it holds: {', '.join(sorted(names)) or '(no studies)'}")
-    return optuna.load_study(study_name=study_name, storage=storage)
-
-
-def study_objectives(study: Any) -> Objectives:
-    """The objectives an Optuna study was created with (its metric names and directions)."""
-    names = study.metric_names or [f"objective_{i}" for i in range(len(study.directions))]
-    reference = study.user_attrs.get("reference_point") or [0.0] * len(names)
-    return Objectives(tuple(names), tuple(d.name.lower() for d in study.directions), tuple(map(float, reference)))
-
+from search.stored import DEFAULT_STORAGE, load_stored_study, study_objectives
+from search.stores import redact
 
 def code_version() -> str:
     """`git describe` of the source tree when it is a checkout, else the installed package version."""
@@ -109,7 +78,7 @@ def export_architecture(study_name: str, pick: Optional[str] = "knee", out: Unio
     check_output_file(out, "--out")
     if out.exists() and not force:
         raise ConfigError(f"'{out}' exists; pass --force to overwrite it")
-    study = _load_study(study_name, storage)
+    study = load_stored_study(study_name, storage)
     objectives = study_objectives(study)
     front = Front.of_study(study, objectives)
     if trial is not None:

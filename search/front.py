@@ -15,7 +15,7 @@ from typing import Any, Iterable, Optional, Sequence
 from fwformer.config import expand_block_mixers
 from fwformer.errors import ConfigError, closest
 from search import pareto
-from search.records import TrialRecord
+from search.records import TRAINED, TrialRecord
 
 #: Short names a pick may use for the usual objectives.
 ALIASES = {"acc": "val_acc", "energy": "energy_mj"}
@@ -40,24 +40,27 @@ class Objectives:
         return 1.0
 
 
-def can_be_on_front(trial: Any) -> bool:
-    return (TrialRecord.of(trial).trained and trial.state.name == "COMPLETE" and trial.values is not None
+def can_be_on_front(trial: Any, kind: str = TRAINED) -> bool:
+    return (TrialRecord.of(trial).kind == kind and trial.state.name == "COMPLETE" and trial.values is not None
             and all(math.isfinite(v) for v in trial.values))
 
 
 class Front:
-    def __init__(self, trials: Iterable[Any], objectives: Objectives):
+    """`kind` is the TrialRecord kind of the trials that count: trained trials (the study's front);
+    the supernet strategy's candidate study reads its estimated front with kind `supernet`."""
+
+    def __init__(self, trials: Iterable[Any], objectives: Objectives, *, kind: str = TRAINED):
         self.objectives = objectives
-        self.trials = [t for t in trials if TrialRecord.of(t).trained]  # every trained trial, for plots
-        self.candidates = [t for t in self.trials if can_be_on_front(t)]
+        self.trials = [t for t in trials if TrialRecord.of(t).kind == kind]  # finished or not, for plots
+        self.candidates = [t for t in self.trials if can_be_on_front(t, kind)]
         mask = pareto.pareto_mask([list(t.values) for t in self.candidates], objectives.directions)
         members = [t for t, on in zip(self.candidates, mask) if on]
         self.members = sorted(members, key=self._order)
         self.numbers = {t.number for t in self.members}
 
     @classmethod
-    def of_study(cls, optuna_study: Any, objectives: Objectives) -> "Front":
-        return cls(optuna_study.get_trials(deepcopy=False), objectives)
+    def of_study(cls, optuna_study: Any, objectives: Objectives, *, kind: str = TRAINED) -> "Front":
+        return cls(optuna_study.get_trials(deepcopy=False), objectives, kind=kind)
 
     def _order(self, t: Any) -> tuple:
         """Best in the last objective first (cheapest first for accuracy/energy), then the others."""

@@ -20,12 +20,11 @@ from typing import Any, Callable, Optional
 from search import checkpoints
 from search.early_stop import EarlyStopRule, Fidelity
 from search.outcome import Outcome
-from search.records import (INFEASIBLE, REPEAT, TRAINED, LiveTrial, Result, TrialRecord, interrupted_numbers,
+from search.records import (FINISHED, INFEASIBLE, REPEAT, TRAINED, LiveTrial, Result, TrialRecord, counted,
                             model_cost, retry_attrs)
 
 #: How many proposals in a row may be repeats or infeasible before the space counts as exhausted.
 MAX_REPEATS = 200
-_FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 
 
 class StudyLedger:
@@ -46,20 +45,14 @@ class StudyLedger:
         self.waiting_repeats: dict[str, list[Any]] = {}  # key of a live trial -> repeat Trials
         self.results: dict[str, int] = {}  # canonical key -> the trained trial holding its outcome
         self.finished_results: dict[int, Result] = {}
-        self.counts = {state: 0 for state in _FINISHED}
+        self.counts = {state: 0 for state in FINISHED}
         self.exhausted = False
         self._costs: dict[str, tuple[int, float]] = {}
         self._load()
 
     def _load(self) -> None:
-        trials = self.optuna.get_trials(deepcopy=False)
-        interrupted = interrupted_numbers(trials)
-        for t in trials:
-            record = TrialRecord.of(t)
-            if not record.trained or t.state.name not in _FINISHED or t.number in interrupted \
-                    or t.user_attrs.get("infrastructure"):
-                continue
-            self._remember(t.number, t.state.name, t.values, record)
+        for t in counted(self.optuna.get_trials(deepcopy=False)):
+            self._remember(t.number, t.state.name, t.values, TrialRecord.of(t))
 
     def _remember(self, number: int, state: str, values: Optional[list], record: TrialRecord) -> None:
         self.counts[state] += 1

@@ -56,6 +56,69 @@ def pareto_mask(points: Any, directions: Sequence[Direction]) -> np.ndarray:
     return np.asarray(moocore.is_nondominated(_minimised(pts, maximise), keep_weakly=True), dtype=bool)
 
 
+def ranks(points: Any, directions: Sequence[Direction]) -> np.ndarray:
+    """Non-dominated sorting: 0 for the front, 1 for the front of the rest, ... (duplicates alike)."""
+    import moocore
+
+    pts, maximise = _as_points(points, directions)
+    if len(pts) == 0:
+        return np.zeros(0, dtype=int)
+    return np.asarray(moocore.pareto_rank(_minimised(pts, maximise)), dtype=int)
+
+
+def layers(points: Any, directions: Sequence[Direction]) -> list[np.ndarray]:
+    """Indices of the points by non-dominated sorting: the front first, then the front of the rest, ..."""
+    r = ranks(points, directions)
+    return [np.flatnonzero(r == k) for k in np.unique(r)]
+
+
+def best_subset(points: Any, directions: Sequence[Direction], reference: Sequence[float], k: int) -> list[int]:
+    """Indices of k points, best layers of non-dominated sorting first, in the order chosen: greedy
+    hypervolume subset selection within each layer (each step adds the point that raises the
+    hypervolume of the layer's chosen points most; ties: the earlier point); when a layer runs out,
+    or what is left of it adds nothing, the next layer is chosen from the same way, and points that
+    added nothing fill up last, in index order."""
+    pts, _ = _as_points(points, directions)
+    chosen: list[int] = []
+    leftover: list[int] = []  # points that added no hypervolume to their layer's choice
+    for layer in layers(pts, directions):
+        picked: list[int] = []
+        rest = [int(i) for i in layer]
+        while rest and len(chosen) < k:
+            base = hypervolume(pts[picked], directions, reference) if picked else 0.0
+            gains = [hypervolume(pts[picked + [i]], directions, reference) - base for i in rest]
+            best = max(range(len(rest)), key=lambda j: (gains[j], -rest[j]))
+            if gains[best] <= 0:
+                break
+            picked.append(rest.pop(best))
+            chosen.append(picked[-1])
+        leftover += sorted(rest)
+        if len(chosen) >= k:
+            return chosen
+    return chosen + leftover[:k - len(chosen)]
+
+
+def attainment(points: Any, sets: Sequence[Any], directions: Sequence[Direction],
+               levels: Sequence[int]) -> dict[int, np.ndarray]:
+    """The empirical attainment surfaces of several runs' points (`sets[i]` names the run of point
+    i): {k: the points of the surface attained by at least k of the runs}, in the objectives' own
+    units and directions, sorted by the first objective. moocore's EAF, at percentiles 100 k / runs."""
+    import moocore
+
+    pts, maximise = _as_points(points, directions)
+    runs = list(dict.fromkeys(sets))
+    if not runs:
+        return {k: pts[:0] for k in levels}
+    index = np.array([runs.index(s) + 1 for s in sets])
+    percent = {k: 100.0 * k / len(runs) for k in levels}
+    surfaces = np.asarray(moocore.eaf(_minimised(pts, maximise), index, percentiles=sorted(set(percent.values()))))
+    out = {}
+    for k, p in percent.items():
+        level = _minimised(surfaces[np.isclose(surfaces[:, -1], p)][:, :-1], maximise)
+        out[k] = level[np.lexsort(level.T[::-1])]
+    return out
+
+
 def hypervolume(points: Any, directions: Sequence[Direction], reference: Sequence[float]) -> float:
     """The volume dominated by `points` and bounded by `reference` (in the objectives' own units and
     directions: for accuracy max / energy min, reference = (worst accuracy, worst energy)).

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 TRAINED, REPEAT, INFEASIBLE = "trained", "repeat", "infeasible"
+FINISHED = ("COMPLETE", "PRUNED", "FAIL")  # the states of a trained trial that reached an outcome
+# Attributes of the Optuna study itself that a report reads (search.convergence, search.compare).
+STUDY_RESOURCES = "resources"  # {"cpu", "gpu"} one trial holds: prices its compute
+STUDY_SEARCH = "search"  # {"sampler", "seed", "strategy"} of the run that created the study
 
 
 @dataclass
@@ -69,6 +73,15 @@ def interrupted_numbers(trials: Iterable[Any]) -> set[int]:
         if retry_of is not None:
             out.add(int(retry_of))
     return out
+
+
+def counted(trials: Iterable[Any]) -> list:
+    """The trials the budget counts, in the order given: trained, with an outcome, neither
+    interrupted (a retry continues them) nor failed by infrastructure (no outcome of the architecture)."""
+    trials = list(trials)
+    interrupted = interrupted_numbers(trials)
+    return [t for t in trials if TrialRecord.of(t).trained and t.state.name in FINISHED
+            and t.number not in interrupted and not t.user_attrs.get("infrastructure")]
 
 
 def retry_attrs(number: int, record: TrialRecord, *, run_id: Optional[str] = None) -> dict[str, Any]:

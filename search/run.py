@@ -20,21 +20,17 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from fwformer.errors import ConfigError, exit_on_user_error
+from fwformer.errors import ArgumentParser, exit_on_user_error
 
 EXIT_INTERRUPTED = 130
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line and exit code 2, like every other user error
-        raise ConfigError(f"{message} (usage: python -m search.run --study NAME [key=value ...] [--resume] "
-                          f"[--address ADDR] [--tracking-uri URI] [--storage URL])")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m search.run",
-                description="Multi-objective mixer search (accuracy up, energy down) with Ray Tune and Optuna, "
-                            "logged to MLflow.")
+    p = ArgumentParser(prog="python -m search.run",
+                       usage_line="python -m search.run --study NAME [key=value ...] [--resume] [--address ADDR] "
+                                  "[--tracking-uri URI] [--storage URL]",
+                       description="Multi-objective mixer search (accuracy up, energy down) with Ray Tune and Optuna, "
+                                   "logged to MLflow.")
     p.add_argument("--study", required=True, help="a study name (studies/NAME.yaml) or a YAML path")
     p.add_argument("overrides", nargs="*", help="dotlist overrides, e.g. search.trials=8 train.epochs=2")
     p.add_argument("--resume", action="store_true", help="continue the study in --storage")
@@ -135,19 +131,22 @@ def run_study(plan, trainable) -> int:
                 ray.shutdown()
             _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop,
                     status="KILLED" if stop.is_set() and status == "FINISHED" else status,
-                    experiment_id=tracker.experiment_id)
+                    experiment_id=tracker.experiment_id, parent_run_id=tracker.parent_id)
     return EXIT_INTERRUPTED if stop.is_set() else 0
 
 
-def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, status: str, experiment_id: str) -> None:
-    from search.artifacts import write_front_artifacts
+def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, status: str, experiment_id: str,
+            parent_run_id: str) -> None:
+    from search.artifacts import write_front_artifacts, write_report_artifacts
     from search.front import Front
     from search.ledger import MAX_REPEATS
-    from search.stores import ui_command
+    from search.stores import artifact_url, ui_command, ui_server
 
     try:
         write_front_artifacts(Front.of_study(ostudy, objectives), study_name=plan.study.name, storage=plan.storage,
                               folder=plan.results_dir / "front", log=log, progress=progress, finished=ledger.finished)
+        write_report_artifacts(ostudy, storage=plan.storage, folder=plan.results_dir / "report", log=log,
+                               progress=progress, supernet=plan.study.search.strategy == "supernet")
     finally:
         log.close(status)
         outbox.drain(stop=lambda: status != "FINISHED" and stop.is_set())  # an outage is waited out
@@ -159,6 +158,9 @@ def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, st
     else:
         progress.say(f"finished {ledger.finished}/{ledger.budget} trials in {progress.elapsed()}")
     progress.say(f"browse the study: {ui_command(plan.tracking_uri, plan.workdir, experiment_id)}")
+    if (plan.results_dir / "report" / "report.html").is_file():
+        url = artifact_url(ui_server(plan.tracking_uri), experiment_id, parent_run_id, "report/report.html")
+        progress.say(f"  its report there: {url}")
 
 
 def _start_child(tracker, t) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from search.plan import SETUP_COMPLETE, Plan
+from search.records import STUDY_RESOURCES, STUDY_SEARCH
 from search.stores import redact, sqlite_path
 
 
@@ -73,9 +74,13 @@ def _open_optuna(plan: Plan, make_sampler: Callable[[int], Any], undo: list) -> 
                                  directions=study.directions)
     undo.append(lambda: optuna.delete_study(study_name=study.name, storage=storage))
     ostudy.set_metric_names(study.metric_names)
+    search = study.search
     for key, value in {"objectives": [list(o) for o in study.objectives], "reference_point": plan.reference,
                        "study_file": str(study.path), "overrides": list(plan.overrides),
-                       "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}.items():
+                       "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                       STUDY_RESOURCES: {"cpu": float(study.resources.cpu), "gpu": float(study.resources.gpu)},
+                       STUDY_SEARCH: {"sampler": search.sampler, "seed": search.seed, "strategy": search.strategy}
+                       }.items():
         ostudy.set_user_attr(key, value)
     return ostudy
 

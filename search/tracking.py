@@ -18,8 +18,9 @@ PARETO_TAG = "pareto"
 TRIAL_TAG = "trial"
 STATE_TAG = "state"
 STATUS = {"COMPLETE": "FINISHED", "FAIL": "FAILED", "PRUNED": "KILLED", "INTERRUPTED": "KILLED"}
-# MLflow 3's UI opens an experiment in its GenAI view (traces, an assistant panel, no runs in sight)
-# unless the experiment says it holds model training.
+# What the experiment holds, for MLflow: model training, not GenAI traces. MLflow 3's UI reads it
+# only where its GenAI / Model training switch is off; 3.17 takes the view from the address
+# (`?workflowType=machine_learning`, search.stores.experiment_url) or the switch's last position.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 

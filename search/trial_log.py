@@ -76,9 +76,11 @@ class TrialLog:
     def parent_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         self.outbox.submit("study metrics", lambda: self.tracker.log_parent_metrics(dict(metrics), step))
 
-    def parent_artifacts(self, paths: Iterable[Path]) -> None:
+    def parent_artifacts(self, paths: Iterable[Path], *, folder: Optional[str] = None, what: str = "the front's files"
+                         ) -> None:
+        """Files for the parent run, into its artifact `folder` (None: the top level)."""
         paths = list(paths)
-        self.outbox.submit("the front's files", lambda: self.tracker.log_parent_artifacts(paths))
+        self.outbox.submit(what, lambda: self.tracker.log_parent_artifacts(paths, folder))
 
     def close(self, status: str) -> None:
         self.outbox.submit("the study's status", lambda: self.tracker.close_parent(status))

@@ -25,7 +25,7 @@ def family_names() -> dict[str, str]:
 
     out = {}
     for prefix in FAMILIES:
-        bare = prefix.rstrip("-")
+        bare = prefix.rstrip("-@")
         if bare and bare not in MIXERS:
             out[bare] = prefix
     return out

@@ -52,8 +52,6 @@ synapses and signed spikes could run it.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 

@@ -57,14 +57,31 @@ def _unknown(name: str) -> ConfigError:
     return ConfigError(f"unknown mixer '{name}'{closest(name, candidates)}; expected one of: {', '.join(known_names())}")
 
 
+def family_prefix(name: str) -> Optional[str]:
+    """The registered family prefix a name starts with (the longest: `wavefilter-learned-` before
+    `wavefilter-`), or None."""
+    return next((p for p in sorted(FAMILIES, key=len, reverse=True) if name.startswith(p)), None)
+
+
+def family_of(name: str) -> str:
+    """The family a single (non-hybrid) name belongs to: a fixed name is its own family, a family
+    member its prefix without the dash (`dwt-db2@2` -> `dwt`, the bare name a space accepts). A name
+    the registry does not know is its own family, so a study recorded before a mixer was renamed or
+    removed can still be read."""
+    if name in MIXERS:
+        return name
+    prefix = family_prefix(name)
+    return prefix.rstrip("-@") if prefix else name
+
+
 def resolve_mixer(name: str) -> tuple[type, dict]:
     """The class and keyword options a single (non-hybrid) name stands for."""
     if name in MIXERS:
         return MIXERS[name], dict(_FIXED_OPTIONS.get(name, {}))
-    for prefix in sorted(FAMILIES, key=len, reverse=True):
-        if name.startswith(prefix):
-            cls = FAMILIES[prefix]
-            return cls, cls.parse_suffix(name[len(prefix):])
+    prefix = family_prefix(name)
+    if prefix is not None:
+        cls = FAMILIES[prefix]
+        return cls, cls.parse_suffix(name[len(prefix):])
     raise _unknown(name)
 
 

@@ -25,17 +25,6 @@ CANDIDATE_ATTR = "supernet_candidate"  # trial attribute: the candidate a trial 
 SCORES_ATTR = "supernet_scores"  # trial attribute: the candidate's scores with inherited weights
 
 
-def layers(points: np.ndarray, directions: Sequence[str]) -> list[np.ndarray]:
-    """Indices of the points by non-dominated sorting: the front first, then the front of the rest, ..."""
-    left = np.arange(len(points))
-    out = []
-    while len(left):
-        mask = pareto.pareto_mask(points[left], directions)
-        out.append(left[mask])
-        left = left[~mask]
-    return out
-
-
 def front_indices(points: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
     pts = np.asarray(points, dtype=float).reshape(len(points), len(directions))
     return [int(i) for i in np.flatnonzero(pareto.pareto_mask(pts, directions))]
@@ -44,24 +33,7 @@ def front_indices(points: Sequence[Sequence[float]], directions: Sequence[str]) 
 def choose(points: Sequence[Sequence[float]], directions: Sequence[str], reference: Sequence[float],
            k: int) -> list[int]:
     """Indices of the k points chosen (module docstring), in the order they were chosen."""
-    pts = np.asarray(points, dtype=float).reshape(len(points), len(directions))
-    chosen: list[int] = []
-    leftover: list[int] = []  # points that added no hypervolume to their layer's choice
-    for layer in layers(pts, directions):
-        picked: list[int] = []
-        rest = [int(i) for i in layer]
-        while rest and len(chosen) < k:
-            base = pareto.hypervolume(pts[picked], directions, reference) if picked else 0.0
-            gains = [pareto.hypervolume(pts[picked + [i]], directions, reference) - base for i in rest]
-            best = max(range(len(rest)), key=lambda j: (gains[j], -rest[j]))  # ties: the earlier candidate
-            if gains[best] <= 0:
-                break
-            picked.append(rest.pop(best))
-            chosen.append(picked[-1])
-        leftover += sorted(rest)
-        if len(chosen) >= k:
-            return chosen
-    return chosen + leftover[:k - len(chosen)]
+    return pareto.best_subset(points, directions, reference, k)
 
 
 def enqueue(optuna_study: Any, candidates: Sequence[Any]) -> None:

@@ -31,7 +31,8 @@ def test_every_view_of_a_latency_study_shows_the_same_front(tmp_path):
     import optuna
     from mlflow.tracking import MlflowClient
 
-    from search.export import export_architecture, study_objectives
+    from search.export import export_architecture
+    from search.stored import study_objectives
     from search.front import Front
 
     (tmp_path / "latency.yaml").write_text(STUDY)

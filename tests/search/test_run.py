@@ -215,6 +215,9 @@ def test_study_runs_and_reports_progress(main_study):
         assert f"[{n:>3}/{MAIN_TRIALS}]" in r.stdout
     assert "front" in r.stdout and "hypervolume" in r.stdout and "running" in r.stdout and "failed" in r.stdout
     assert "Pareto front (" in r.stdout and "mixers per block" in r.stdout
+    # The report's findings: the placement in words; six trials are too few to say what matters.
+    assert "placement on the Pareto front (" in r.stdout and "  block 0: " in r.stdout
+    assert "too few finished trials to tell what matters" in r.stdout
     assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in r.stdout
     assert (workdir / "optuna.db").is_file() and (workdir / "mlflow.db").is_file()
 
@@ -271,6 +274,9 @@ def test_mlflow_holds_parent_one_child_per_trial_and_artifacts(main_study):
     assert numbers == sorted(t.number for t in finished_trained(study)), "exactly one child per trial"
     parent_files = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"pareto_front.png", "pareto_front.html", "pareto_front.csv", "knee.yaml", "study.yaml"} <= parent_files
+    report = {"front.png", "placement.png", "importance.png", "convergence.png", "report.html", "report.json"}
+    assert {p.name for p in (workdir / "ray_results" / "e2e" / "report").iterdir()} == report
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "report")} == {f"report/{n}" for n in report}
     optuna_by_number = {t.number: t for t in trained(study)}
     for run in children:
         t = optuna_by_number[int(run.data.tags["trial"])]

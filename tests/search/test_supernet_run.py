@@ -61,6 +61,10 @@ def test_supernet_study_ends_with_confirmed_trials_in_mlflow_and_an_export_that_
     trained = by("evaluation", "trained")
     assert len(trained) == 2 and {int(r.data.tags["confirms_candidate"]) for r in trained} == confirmed
     assert all(r.data.tags["trial"] in {str(t.number) for t in trials} for r in trained)
+    # The report at the end: the supernet's estimate beside its confirmation, on the parent run too.
+    report = {p.name for p in (tmp_path / "ray_results" / "tiny_sn" / "report").iterdir()}
+    assert {"supernet.png", "placement.png", "report.html"} <= report
+    assert {f"report/{n}" for n in report} == {a.path for a in client.list_artifacts(parent[0].info.run_id, "report")}
 
     out = _run(tmp_path, "search.export", "--study", "tiny_sn", "--pick", "knee", "--out", "best.yaml")
     assert out.returncode == 0, out.stderr[-2000:]

@@ -121,7 +121,8 @@ def test_candidates_count_distinct_subnetworks_and_resume_after_a_stop(study, tm
 
 
 def test_the_k_chosen_maximise_the_hypervolume_then_fill_from_the_next_layer():
-    from search.supernet.confirm import choose, layers
+    from search.pareto import layers
+    from search.supernet.confirm import choose
 
     directions, reference = ["maximize", "minimize"], [0.0, 2.0]
     front = [[0.9, 1.0], [0.8, 0.5], [0.7, 0.2]]
