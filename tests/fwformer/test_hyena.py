@@ -18,6 +18,7 @@ from fwformer.errors import ConfigError
 from fwformer.mixers import create_mixer
 from fwformer.mixers.hyena import quadrant_conv_direct, quadrant_conv_fft
 from fwformer.model import build_model, count_parameters
+from metering import Holder
 
 NAMES = ["hyena2d", "hyena2d-flip"]
 D, L = 4, 4  # channels, grid side
@@ -125,15 +126,6 @@ def test_the_two_names_see_opposite_quadrants():
     rows, cols = torch.meshgrid(torch.arange(L), torch.arange(L), indexing="ij")
     assert torch.equal(down_right, (rows >= 1) & (cols >= 2))
     assert torch.equal(up_left, (rows <= 1) & (cols <= 2))
-
-
-class Holder(nn.Module):
-    def __init__(self, mixer):
-        super().__init__()
-        self.mixer = mixer
-
-    def forward(self, x):
-        return self.mixer(x)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -12,6 +12,7 @@ from fwformer.energy import measure_energy
 from fwformer.mixers import create_mixer
 from fwformer.model import count_parameters
 from fwformer.neurons import reset_state
+from metering import Holder
 
 T, B, H, W, D, HEADS = 3, 2, 4, 4, 8, 2
 N = H * W
@@ -290,17 +291,6 @@ def test_maxpool_pools_the_spikes_of_each_3x3_neighbourhood():
 
 
 # --- energy: every product the papers price, against a hand count --------------------------------------
-
-class Holder(nn.Module):
-    """Runs a mixer on given spikes, as a block would: the meter sees `<name>.<layer>` rows."""
-
-    def __init__(self, mixer):
-        super().__init__()
-        self.mixer = mixer
-
-    def forward(self, x):
-        return self.mixer(x)
-
 
 def metered(name: str, x: torch.Tensor):
     """(rows by name, spike tensors seen by each named neuron) for one pass of mixer `name` on x."""

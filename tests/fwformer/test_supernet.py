@@ -38,16 +38,20 @@ def test_subnetwork_computes_exactly_what_a_standalone_model_with_its_weights_co
         model = supernet.extract(choice)
         assert count_parameters(model) == supernet.path_parameters(choice)
         for training in (True, False):  # batch statistics, then running statistics
-            supernet.train(training)
-            model.train(training)
-            with torch.no_grad(), supernet.use(choice):
-                ours = supernet(x)
-                reset_state(supernet)
-            with torch.no_grad():
-                theirs = model(x)
-                reset_state(model)
-            assert torch.equal(ours, theirs), (choice, training)
+            assert_same_logits(supernet, model, choice, x, training)
     supernet.eval()
+
+
+def assert_same_logits(supernet, model, choice, x, training: bool) -> None:
+    supernet.train(training)
+    model.train(training)
+    with torch.no_grad(), supernet.use(choice):
+        ours = supernet(x)
+        reset_state(supernet)
+    with torch.no_grad():
+        theirs = model(x)
+        reset_state(model)
+    assert torch.equal(ours, theirs), (choice, training)
 
 
 def test_gradients_reach_only_the_active_path(supernet, names):
@@ -166,12 +170,4 @@ def test_membrane_supernet_subnetworks_equal_standalone_models():
     for choice in (Choice(("sdsa", "qkta"), 2), Choice(("fft2d", "sdsa"), 1)):
         model = supernet.extract(choice)
         assert model.cfg.shortcut == "membrane" and model.blocks[0].mixer_lif is not None
-        supernet.train()
-        model.train()
-        with torch.no_grad(), supernet.use(choice):
-            ours = supernet(x)
-            reset_state(supernet)
-        with torch.no_grad():
-            theirs = model(x)
-            reset_state(model)
-        assert torch.equal(ours, theirs), choice
+        assert_same_logits(supernet, model, choice, x, training=True)
