@@ -60,6 +60,11 @@ def test_evaluate_a_missing_checkpoint(workdir, capsys):
     ("benchmarks.league", ["--plot", "{dir}"], "--plot '{dir}' is a folder; give a file name"),
     ("benchmarks.search", ["--json", "{dir}/a-file/x.json"], "'{dir}/a-file' is not a folder"),
     ("benchmarks.supernet", ["--workdir", "{dir}/a-file"], "--workdir '{dir}/a-file' is a file, not a folder"),
+    ("benchmarks.search_scale.__main__", ["run", "--cache", "c.json", "--workdir", "w", "--raw", "{dir}/a-file/r.json"],
+     "'{dir}/a-file' is not a folder"),
+    ("benchmarks.search_scale.__main__", ["run", "--strategies", "tpe", "smac", "--cache", "c.json", "--workdir", "w",
+                                          "--raw", "r.json"], "--strategies: unknown smac; allowed: tpe,"),
+    ("benchmarks.search_scale.__main__", ["summarise", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
 ])
 def test_benchmark_outputs(module, argv, expected, workdir, capsys):
     import importlib

@@ -1,0 +1,138 @@
+"""python -m benchmarks.search_scale run|summarise (the package docstring says what each does)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from benchmarks.common import REPO, check_outputs, machine_info, write_json
+from benchmarks.search_scale.study import DATASETS
+from fwformer.errors import ConfigError, exit_on_user_error
+
+DEFAULT_JSON = REPO / "benchmarks" / "results" / "search_scale.json"
+#: name -> (supernet epochs, candidates scored, k confirmed); "supernet" is the strategy's defaults
+#: (4 x train.epochs, 100, 6).
+SUPERNETS = {"supernet": (24, 100, 6), "supernet-c200-k12": (24, 200, 12), "supernet-e48": (48, 100, 6),
+             "supernet-e48-c200-k12": (48, 200, 12)}
+#: name -> (supernet epochs, candidates scored, rounds, confirmed per round): confirmation in rounds,
+#: each round's choice made on scores corrected by what the rounds before measured.
+ROUNDS = {"supernet-rounds": (24, 200, 4, 3)}
+PER_TRIAL = ("tpe", "tpe+early-stop-energy", "tpe+early-stop-median")
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.search_scale", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="replay every strategy for one seed; write the raw runs")
+    run.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--trials", type=int, default=120, help="the per-trial budget (fw_pareto's: 120)")
+    run.add_argument("--strategies", nargs="+", default=[*SUPERNETS, "fidelity", *PER_TRIAL],
+                     help="run in this order; `fidelity` (the random architectures) may sit anywhere in it")
+    run.add_argument("--fidelity", type=int, default=30, help="random architectures for inherited-vs-stand-alone tau")
+    run.add_argument("--cache", type=Path, required=True, help="the curve cache (JSON; reused when present)")
+    run.add_argument("--workdir", type=Path, required=True, help="where the supernets are trained")
+    run.add_argument("--raw", type=Path, required=True, help="the raw runs (JSON) for `summarise`")
+    s = sub.add_parser("summarise", help="rows, tables and the plot from raw runs")
+    s.add_argument("raw", nargs="+", type=Path)
+    s.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    s.add_argument("--plot", type=Path, default=None, help="default: the --json path with .png")
+    args = p.parse_args(argv)
+    if args.command == "run":
+        allowed = [*PER_TRIAL, *SUPERNETS, *ROUNDS, "fidelity"]
+        unknown = [s for s in args.strategies if s not in allowed]
+        if unknown:
+            raise ConfigError(f"--strategies: unknown {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return args
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> None:
+    import torch
+
+    from benchmarks.search_scale import strategies
+    from benchmarks.search_scale.curves import CurveCache
+    from benchmarks.search_scale.study import scale_study
+    from benchmarks.supernet import scorer_of, train_supernets
+
+    check_outputs({"--raw": args.raw, "--cache": args.cache}, {"--workdir": args.workdir})
+    torch.set_num_threads(1)  # CPU-seconds then count the work, not the machine's other jobs
+    t0 = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t0:7.0f}s] {msg}", flush=True)
+
+    study = scale_study(args.dataset, args.trials)
+    cache = CurveCache(study, args.cache, log)
+    raw: dict[str, Any] = dict(command=" ".join(["python -m benchmarks.search_scale", *argv]), machine=machine_info(),
+                               dataset=args.dataset, seed=args.seed, runs=[], fidelity=[])
+
+    def save(run: dict) -> None:
+        raw["runs"].append(dict(run, dataset=args.dataset))
+        raw["results"] = cache.results
+        write_json(args.raw, raw)
+
+    scorers: dict[int, tuple[Any, float]] = {}
+
+    def scorer(epochs: int) -> tuple[Any, float]:
+        if epochs not in scorers:
+            (folder, cpu), = train_supernets(study, [("uniform", epochs)], args.workdir, log).values()
+            scorers[epochs] = (scorer_of(study, folder, study.search.supernet), cpu)
+        return scorers[epochs]
+
+    for name in args.strategies:  # in the order given: raw runs are written after each
+        if name == "fidelity":
+            raw["fidelity"] = strategies.random_fidelity(study, cache, scorer(SUPERNETS["supernet"][0])[0],
+                                                         args.fidelity, seed=1000 + args.seed)
+            write_json(args.raw, dict(raw, results=cache.results))
+            log(f"  fidelity: {len(raw['fidelity'])} random architectures scored and trained")
+        elif name.startswith("tpe"):
+            save(strategies.per_trial(study, cache, args.seed, name.rpartition("-")[2] if "+" in name else None, log))
+        elif name in ROUNDS:
+            epochs, candidates, rounds, per_round = ROUNDS[name]
+            score, cpu = scorer(epochs)
+            save(strategies.supernet_rounds(study, cache, score, args.seed, cpu, name=name, candidates=candidates,
+                                            rounds=rounds, per_round=per_round, log=log))
+        else:
+            epochs, candidates, k = SUPERNETS[name]
+            score, cpu = scorer(epochs)
+            save(strategies.supernet(study, cache, score, args.seed, cpu, name=name, candidates=candidates,
+                                     confirm=k, log=log))
+    raw["results"] = cache.results
+    write_json(args.raw, raw)
+    log(f"wrote {args.raw}")
+
+
+def summarise(args: argparse.Namespace, argv: list[str]) -> None:
+    from benchmarks.search_scale import summary
+
+    check_outputs({"--json": args.json, "--plot": args.plot}, {})
+    missing = [str(p) for p in args.raw if not p.is_file()]
+    if missing:
+        raise ConfigError(f"summarise: no raw runs file {', '.join(missing)} (`run --raw FILE` writes one)")
+    raws = [json.loads(p.read_text()) for p in args.raw]
+    runs = [r for raw in raws for r in raw["runs"]]
+    results = list({k: v for raw in raws for k, v in raw["results"].items()}.values())
+    fidelity: dict[str, list] = {}
+    for raw in raws:
+        fidelity.setdefault(raw["dataset"], []).extend(raw["fidelity"])
+    out = summary.rows(runs, results, fidelity)
+    write_json(args.json, out)
+    plot = summary.plot(runs, results, args.plot or args.json.with_suffix(".png"))
+    print(summary.table(out))
+    print(f"\nrange reference {out[0]['reference']}; {len(results)} architectures trained; "
+          f"commands: {'; '.join(raw['command'] for raw in raws)}; commits "
+          f"{', '.join(sorted({raw['machine']['commit'] for raw in raws}))}\nwrote {args.json} and {plot}")
+
+
+@exit_on_user_error
+def main(argv: Optional[list[str]] = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)  # bad input ends here, before any work
+    (run if args.command == "run" else summarise)(args, argv)
+
+
+if __name__ == "__main__":
+    main()

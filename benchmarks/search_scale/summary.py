@@ -1,0 +1,117 @@
+"""From replayed runs to `search_scale.json`'s rows, the markdown tables and the plot.
+
+Every hypervolume is at the range reference point: the worst val_acc and the largest energy_mj any
+architecture of these runs measured (the study's reference, accuracy 0 and energy at firing rate
+1, saturates: every front covers nearly all of it). The baseline is per-trial TPE of the same seed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+DIRECTIONS = ("maximize", "minimize")
+
+
+def range_reference(results: Sequence[dict]) -> list[float]:
+    done = [r for r in results if not r["failed"]]
+    return [min(r["val_acc"] for r in done), max(r["energy_mj"] for r in done)]
+
+
+def curve(events: Sequence[dict], reference: Sequence[float]) -> list[tuple[float, float]]:
+    """(CPU-seconds, hypervolume of the front so far) after every event."""
+    from search.pareto import hypervolume
+
+    points, out = [], []
+    for e in events:
+        if e["values"]:
+            points.append(e["values"])
+        out.append((e["cpu_s"], hypervolume(points, DIRECTIONS, reference) if points else 0.0))
+    return out
+
+
+def first_reach(points: Sequence[tuple[float, float]], target: float) -> Optional[float]:
+    return next((cpu for cpu, hv in points if hv >= target), None)
+
+
+def front_min_energy(events: Sequence[dict]) -> Optional[float]:
+    energies = [e["values"][1] for e in events if e["values"]]
+    return min(energies) if energies else None
+
+
+def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict) -> list[dict]:
+    """One row per (dataset, seed, strategy), the fields issue 20 names first."""
+    from scipy.stats import kendalltau
+
+    reference = range_reference(results)
+    baselines = {(r["dataset"], r["seed"]): r for r in runs if r["strategy"] == "tpe"}
+    out = []
+    for run in runs:
+        base = baselines[(run["dataset"], run["seed"])]
+        base_curve, own = curve(base["events"], reference), curve(run["events"], reference)
+        target = 0.95 * base_curve[-1][1]
+        row = dict(dataset=run["dataset"], seed=run["seed"], strategy=run["strategy"], compute_s=own[-1][0],
+                   compute_to_95_s=first_reach(own, target), hypervolume=own[-1][1],
+                   baseline_hypervolume=base_curve[-1][1], baseline_compute_to_95_s=first_reach(base_curve, target),
+                   reference=reference, trials=sum(e["key"] is not None for e in run["events"]),
+                   stopped_early=sum(e["state"] == "PRUNED" for e in run["events"]),
+                   front_min_energy_mj=front_min_energy(run["events"]),
+                   baseline_front_min_energy_mj=front_min_energy(base["events"]))
+        confirmed = [e for e in run["events"] if e.get("inherited") and e["values"]]
+        if confirmed:
+            tau = kendalltau([e["inherited"][0] for e in confirmed], [e["values"][0] for e in confirmed])
+            row["kendall_tau_confirmed"] = dict(tau=float(tau.statistic), n=len(confirmed))
+            pairs = fidelity.get(run["dataset"], [])
+            if pairs:
+                tau = kendalltau([p["inherited"][0] for p in pairs], [p["standalone"][0] for p in pairs])
+                row["kendall_tau_random"] = dict(tau=float(tau.statistic), p=float(tau.pvalue), n=len(pairs))
+        out.append(row)
+    return out
+
+
+def _s(x: Optional[float]) -> str:
+    return "never" if x is None else f"{x:,.0f}"
+
+
+def table(result_rows: Sequence[dict]) -> str:
+    lines = ["| dataset | seed | strategy | trials (stopped early) | CPU-s | CPU-s to 95% of baseline HV | "
+             "baseline's CPU-s to 95% / this | HV / baseline HV | cheapest front energy (mJ) | Kendall tau "
+             "inherited val_acc: random / confirmed |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result_rows:
+        ratio = "-" if not r["compute_to_95_s"] else f"{r['baseline_compute_to_95_s'] / r['compute_to_95_s']:.2f}"
+        tau = "-"
+        if "kendall_tau_confirmed" in r:
+            rnd = r.get("kendall_tau_random")
+            tau = (f"{rnd['tau']:.2f} (n {rnd['n']})" if rnd else "-") + \
+                f" / {r['kendall_tau_confirmed']['tau']:.2f} (n {r['kendall_tau_confirmed']['n']})"
+        energy = "-" if r["front_min_energy_mj"] is None else f"{r['front_min_energy_mj']:.4g}"
+        lines.append(f"| {r['dataset']} | {r['seed']} | {r['strategy']} | {r['trials']} ({r['stopped_early']}) | "
+                     f"{r['compute_s']:,.0f} | {_s(r['compute_to_95_s'])} | {ratio} | "
+                     f"{r['hypervolume'] / r['baseline_hypervolume']:.3f} | {energy} | {tau} |")
+    return "\n".join(lines)
+
+
+def plot(runs: Sequence[dict], results: Sequence[dict], path: Path) -> Path:
+    """Hypervolume against CPU-seconds, one panel per seed, one line per strategy."""
+    from search.style import PALETTE, new_figure, save
+
+    reference = range_reference(results)
+    seeds = sorted({r["seed"] for r in runs})
+    strategies = sorted({r["strategy"] for r in runs}, key=lambda s: (s != "tpe", s))
+    fig = new_figure(5.2 * len(seeds), 3.8)
+    axes = fig.subplots(1, len(seeds), squeeze=False)[0]
+    for ax, seed in zip(axes, seeds):
+        for i, name in enumerate(strategies):
+            run = next((r for r in runs if r["seed"] == seed and r["strategy"] == name), None)
+            if run is None:
+                continue
+            xs, ys = zip(*curve(run["events"], reference))
+            ax.step(xs, ys, where="post", color=PALETTE[i % len(PALETTE)], label=name,
+                    linestyle="-" if name.startswith("tpe") else "--")
+        base = next(r for r in runs if r["seed"] == seed and r["strategy"] == "tpe")
+        ax.axhline(0.95 * curve(base["events"], reference)[-1][1], color="0.5", linewidth=0.8, linestyle=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("compute (CPU-seconds, log scale)")
+        ax.set_ylabel("hypervolume at the range reference")
+        ax.set_title(f"{runs[0]['dataset']}, seed {seed} (dotted: 95% of TPE's final)")
+        ax.legend(fontsize=7, loc="lower right")
+    return save(fig, path)

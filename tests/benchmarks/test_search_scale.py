@@ -1,0 +1,133 @@
+"""benchmarks.search_scale: the replay of a search on cached curves charges what the search would.
+
+The curves are synthetic (a fixed function of the architecture), so the replay's bookkeeping is
+checked without training: what an early-stopping rule stops and what it is charged, that a partial
+curve is trained again when a strategy needs the whole run, and the summary's 95% point."""
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+EPOCHS = 6
+
+
+@pytest.fixture(scope="module")
+def study():
+    from benchmarks.search_scale.study import scale_study
+
+    return scale_study("digits", trials=24)
+
+
+def synthetic_cache(study):
+    from benchmarks.search_scale.curves import CurveCache
+    from benchmarks.search_scale import strategies
+
+    class Synthetic(CurveCache):
+        """Each epoch costs 1 CPU-second, the final measurement 0.5; accuracy rises to a level
+        that is a fixed function of the architecture."""
+
+        def __init__(self):
+            self.study, self.path, self.log, self.results, self.trainings = study, None, print, {}, []
+
+        def _train(self, cfg, params, stop):
+            key = self.study.space.canonical_key(cfg)
+            self.trainings.append((key, stop is not None))
+            level = 0.5 + (zlib.crc32(key.encode()) % 1000) / 2000
+            row = dict(mixers=list(cfg.block_mixers), T=cfg.T, params=dict(params), energy_bound_mj=strategies.row_bound(self, params), failed=False, epochs=[])
+            for epoch in range(1, EPOCHS + 1):
+                metrics = dict(epoch=epoch, val_acc=level * epoch / EPOCHS, cpu_s=float(epoch))
+                row["epochs"].append(metrics)
+                if stop is not None and stop(metrics):
+                    return dict(row, complete=False, cpu_s=float(epoch))
+            return dict(row, complete=True, val_acc=level, energy_mj=row["energy_bound_mj"] / 10,
+                        cpu_s=EPOCHS + 0.5)
+
+    return Synthetic()
+
+
+def test_the_baseline_trains_every_trial_to_the_end(study):
+    from benchmarks.search_scale.strategies import per_trial
+
+    run = per_trial(study, synthetic_cache(study), seed=0, rule=None, log=print)
+    assert len(run["events"]) == 24 and {e["state"] for e in run["events"]} == {"COMPLETE"}
+    assert run["events"][-1]["cpu_s"] == pytest.approx(24 * (EPOCHS + 0.5))
+
+
+def test_the_energy_rule_stops_only_dominated_trials_and_charges_their_epochs(study):
+    from benchmarks.search_scale.strategies import per_trial
+    from benchmarks.search_scale.study import EARLY_STOP
+
+    cache = synthetic_cache(study)
+    run = per_trial(study, cache, seed=0, rule="energy", log=print)
+    events = run["events"]
+    stopped = [e for e in events if e["state"] == "PRUNED"]
+    assert stopped, "the synthetic curves give the rule trials to stop"
+    spent, rows = 0.0, {k: r for k, r in cache.results.items()}
+    for i, e in enumerate(events):
+        row = rows[e["key"]]
+        spent += e["stopped_at"] if e["state"] == "PRUNED" else EPOCHS + 0.5
+        assert e["cpu_s"] == pytest.approx(spent)
+        if e["state"] != "PRUNED":
+            continue
+        epoch = e["stopped_at"]
+        assert EARLY_STOP["grace_epochs"] <= epoch < EPOCHS and e["values"] is None
+        # Below the median of the earlier trials that cost no more, at the same epoch.
+        acc = row["epochs"][epoch - 1]["val_acc"]
+        rivals = [rows[p["key"]]["epochs"][epoch - 1]["val_acc"] for p in events[:i]
+                  if rows[p["key"]]["energy_bound_mj"] <= row["energy_bound_mj"] and len(rows[p["key"]]["epochs"]) >= epoch]
+        assert len(rivals) >= EARLY_STOP["min_trials"] and acc < sorted(rivals)[len(rivals) // 2]
+
+
+def test_a_partial_curve_is_trained_again_when_the_whole_run_is_needed(study):
+    from benchmarks.search_scale.strategies import per_trial
+
+    cache = synthetic_cache(study)
+    per_trial(study, cache, seed=0, rule="median", log=print)
+    partial = {k for k, r in cache.results.items() if not r["complete"]}
+    assert partial
+    cache.trainings.clear()
+    baseline = {e["key"] for e in per_trial(study, cache, seed=0, rule=None, log=print)["events"]}
+    retrained = {k for k, under_rule in cache.trainings if not under_rule}
+    # The two runs propose the same trials up to the first stopped one, so the sets meet.
+    assert partial & baseline and partial & baseline <= retrained
+    assert all(cache.results[k]["complete"] for k in baseline)
+
+
+def test_the_median_rule_stops_cheap_trials_the_energy_rule_keeps(study):
+    from benchmarks.search_scale.strategies import per_trial
+
+    cache = synthetic_cache(study)
+    energy = per_trial(study, cache, seed=0, rule="energy", log=print)
+    median = per_trial(study, cache, seed=0, rule="median", log=print)
+    assert sum(e["state"] == "PRUNED" for e in median["events"]) > sum(e["state"] == "PRUNED" for e in energy["events"])
+
+
+def test_summary_rows_reach_95_percent_where_the_curve_does(study):
+    from benchmarks.search_scale import summary
+    from benchmarks.search_scale.strategies import per_trial
+
+    cache = synthetic_cache(study)
+    runs = [dict(per_trial(study, cache, seed=0, rule=r, log=print), dataset="digits") for r in (None, "energy")]
+    rows = summary.rows(runs, list(cache.results.values()) and [r for r in cache.results.values() if r["complete"]], {})
+    base, stop = rows
+    assert base["strategy"] == "tpe" and base["hypervolume"] == base["baseline_hypervolume"] > 0
+    assert base["compute_to_95_s"] == base["baseline_compute_to_95_s"] <= base["compute_s"]
+    hv = dict(summary.curve(runs[0]["events"], base["reference"]))
+    assert hv[base["compute_to_95_s"]] >= 0.95 * base["hypervolume"]
+    assert stop["compute_s"] < base["compute_s"]
+    assert (stop["compute_to_95_s"] is None) == (stop["hypervolume"] < 0.95 * base["hypervolume"])
+
+
+def test_confirmation_rounds_correct_the_scores_with_what_was_measured():
+    from benchmarks.search_scale.strategies import corrected
+
+    # Stand-alone accuracy = 0.1 + 0.8 x inherited + 0.05 log2 T; energy twice the inherited.
+    pool = [({"T": t}, [a, e]) for a, e, t in [(0.5, 1.0, 1), (0.6, 2.0, 2), (0.7, 1.5, 1), (0.8, 3.0, 4), (0.9, 1.0, 2)]]
+    truth = [[0.1 + 0.8 * a + 0.05 * {1: 0, 2: 1, 4: 2}[p["T"]], 2 * e] for p, (a, e) in pool]
+    assert corrected(pool, {}) == [list(v) for _, v in pool]
+    shifted = corrected(pool, {0: truth[0]})
+    assert shifted[0] == truth[0] and shifted[1][0] == pytest.approx(0.6 + truth[0][0] - 0.5)
+    fitted = corrected(pool, {0: truth[0], 1: truth[1], 2: truth[2]})
+    assert fitted[3:] == [pytest.approx(t) for t in truth[3:]]
+    assert corrected(pool, {0: truth[0], 1: None})[1][1] == pytest.approx(4.0)  # a failed one teaches nothing
