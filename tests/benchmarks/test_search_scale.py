@@ -10,6 +10,7 @@ import zlib
 import pytest
 
 EPOCHS = 6
+KEYS: dict = {}  # the canonical keys of the choices met, shared by every test's cache (a key takes a config build)
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,7 @@ def synthetic_cache(study):
 
         def __init__(self):
             self.study, self.path, self.log, self.results, self.trainings = study, None, print, {}, []
+            self._keys = KEYS
 
         def _train(self, cfg, params, stop):
             key = self.study.space.canonical_key(cfg)
@@ -131,3 +133,30 @@ def test_confirmation_rounds_correct_the_scores_with_what_was_measured():
     fitted = corrected(pool, {0: truth[0], 1: truth[1], 2: truth[2]})
     assert fitted[3:] == [pytest.approx(t) for t in truth[3:]]
     assert corrected(pool, {0: truth[0], 1: None})[1][1] == pytest.approx(4.0)  # a failed one teaches nothing
+
+
+def test_summarise_merges_raw_files_into_the_rows_issue_20_names(study, tmp_path, capsys):
+    import json
+
+    from benchmarks.common import machine_info
+    from benchmarks.search_scale.__main__ import main
+    from benchmarks.search_scale.strategies import per_trial
+
+    files = []
+    for seed in (0, 1):
+        cache = synthetic_cache(study)
+        runs = [dict(per_trial(study, cache, seed=seed, rule=r, log=print), dataset="digits") for r in (None, "energy")]
+        files.append(tmp_path / f"seed{seed}.json")
+        files[-1].write_text(json.dumps(dict(command="run", machine=machine_info(), dataset="digits", seed=seed,
+                                             runs=runs, fidelity=[], results=cache.results)))
+    out = tmp_path / "scale.json"
+    main(["summarise", *map(str, files), "--json", str(out)])
+    rows = json.loads(out.read_text())
+    assert [(r["seed"], r["strategy"]) for r in rows] == [(0, "tpe"), (0, "tpe+early-stop-energy"),
+                                                           (1, "tpe"), (1, "tpe+early-stop-energy")]
+    for r in rows:
+        assert {"dataset", "seed", "strategy", "compute_s", "compute_to_95_s", "hypervolume",
+                "baseline_hypervolume"} <= set(r)
+    assert len({tuple(r["reference"]) for r in rows}) == 1, "one range reference across seeds"
+    assert (tmp_path / "scale.png").stat().st_size > 10_000
+    assert "| digits | 1 | tpe+early-stop-energy |" in capsys.readouterr().out
