@@ -16,11 +16,15 @@ DEFAULT_JSON = REPO / "benchmarks" / "results" / "search_scale.json"
 #: name -> (supernet epochs, candidates scored, k confirmed); "supernet" is the strategy's defaults
 #: (4 x train.epochs, 100, 6).
 SUPERNETS = {"supernet": (24, 100, 6), "supernet-c200-k12": (24, 200, 12), "supernet-e48": (48, 100, 6),
-             "supernet-e48-c200-k12": (48, 200, 12)}
+             "supernet-e48-c200-k12": (48, 200, 12), "supernet-e96": (96, 100, 6)}
 #: name -> (supernet epochs, candidates scored, rounds, confirmed per round): confirmation in rounds,
 #: each round's choice made on scores corrected by what the rounds before measured.
 ROUNDS = {"supernet-rounds": (24, 200, 4, 3)}
-PER_TRIAL = ("tpe", "tpe+early-stop-energy", "tpe+early-stop-median")
+#: name -> supernet epochs: inherited against stand-alone accuracy of random architectures, per supernet.
+FIDELITY = {"fidelity": 24, "fidelity-e48": 48, "fidelity-e96": 96}
+#: name -> (early-stopping rule, grace epochs; None: the study's 2 of 6, fw_pareto's 10 of 50 scaled)
+PER_TRIAL = {"tpe": (None, None), "tpe+early-stop-energy": ("energy", None), "tpe+early-stop-median": ("median", None),
+             "tpe+early-stop-energy-g1": ("energy", 1)}
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -30,8 +34,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     run.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--trials", type=int, default=120, help="the per-trial budget (fw_pareto's: 120)")
-    run.add_argument("--strategies", nargs="+", default=[*SUPERNETS, "fidelity", *PER_TRIAL],
-                     help="run in this order; `fidelity` (the random architectures) may sit anywhere in it")
+    run.add_argument("--strategies", nargs="+", default=[*SUPERNETS, *FIDELITY, *PER_TRIAL],
+                     help="run in this order; `fidelity*` (the random architectures) may sit anywhere in it")
     run.add_argument("--fidelity", type=int, default=30, help="random architectures for inherited-vs-stand-alone tau")
     run.add_argument("--cache", type=Path, required=True, help="the curve cache (JSON; reused when present)")
     run.add_argument("--workdir", type=Path, required=True, help="where the supernets are trained")
@@ -40,9 +44,12 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     s.add_argument("raw", nargs="+", type=Path)
     s.add_argument("--json", type=Path, default=DEFAULT_JSON)
     s.add_argument("--plot", type=Path, default=None, help="default: the --json path with .png")
+    free = sub.add_parser("training-free", help="SNASNet's score of the random architectures of raw runs: its tau")
+    free.add_argument("raw", nargs="+", type=Path)
+    free.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_scale_training_free.json")
     args = p.parse_args(argv)
     if args.command == "run":
-        allowed = [*PER_TRIAL, *SUPERNETS, *ROUNDS, "fidelity"]
+        allowed = [*PER_TRIAL, *SUPERNETS, *ROUNDS, *FIDELITY]
         unknown = [s for s in args.strategies if s not in allowed]
         if unknown:
             raise ConfigError(f"--strategies: unknown {', '.join(unknown)}; allowed: {', '.join(allowed)}")
@@ -67,7 +74,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     study = scale_study(args.dataset, args.trials)
     cache = CurveCache(study, args.cache, log)
     raw: dict[str, Any] = dict(command=" ".join(["python -m benchmarks.search_scale", *argv]), machine=machine_info(),
-                               dataset=args.dataset, seed=args.seed, runs=[], fidelity=[])
+                               dataset=args.dataset, seed=args.seed, runs=[], fidelity={})
 
     def save(run: dict) -> None:
         raw["runs"].append(dict(run, dataset=args.dataset))
@@ -83,13 +90,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
         return scorers[epochs]
 
     for name in args.strategies:  # in the order given: raw runs are written after each
-        if name == "fidelity":
-            raw["fidelity"] = strategies.random_fidelity(study, cache, scorer(SUPERNETS["supernet"][0])[0],
-                                                         args.fidelity, seed=1000 + args.seed)
+        if name in FIDELITY:  # the same random architectures for every supernet of this seed
+            raw["fidelity"][str(FIDELITY[name])] = strategies.random_fidelity(
+                study, cache, scorer(FIDELITY[name])[0], args.fidelity, seed=1000 + args.seed)
             write_json(args.raw, dict(raw, results=cache.results))
-            log(f"  fidelity: {len(raw['fidelity'])} random architectures scored and trained")
-        elif name.startswith("tpe"):
-            save(strategies.per_trial(study, cache, args.seed, name.rpartition("-")[2] if "+" in name else None, log))
+            log(f"  {name}: {args.fidelity} random architectures scored and trained")
+        elif name in PER_TRIAL:
+            rule, grace = PER_TRIAL[name]
+            save(strategies.per_trial(study, cache, args.seed, rule, log, name=name, grace_epochs=grace))
         elif name in ROUNDS:
             epochs, candidates, rounds, per_round = ROUNDS[name]
             score, cpu = scorer(epochs)
@@ -109,16 +117,12 @@ def summarise(args: argparse.Namespace, argv: list[str]) -> None:
     from benchmarks.search_scale import summary
 
     check_outputs({"--json": args.json, "--plot": args.plot}, {})
-    missing = [str(p) for p in args.raw if not p.is_file()]
-    if missing:
-        raise ConfigError(f"summarise: no raw runs file {', '.join(missing)} (`run --raw FILE` writes one)")
-    raws = [json.loads(p.read_text()) for p in args.raw]
+    raws = _read_raws(args.raw)
     runs = [r for raw in raws for r in raw["runs"]]
     results = list({k: v for raw in raws for k, v in raw["results"].items()}.values())
-    fidelity: dict[str, list] = {}
-    for raw in raws:
-        fidelity.setdefault(raw["dataset"], []).extend(raw["fidelity"])
-    out = summary.rows(runs, results, fidelity)
+    fidelity = _fidelity(raws)
+    epochs_of = {name: spec[0] for name, spec in {**SUPERNETS, **ROUNDS}.items()}
+    out = summary.rows(runs, results, fidelity, epochs_of)
     write_json(args.json, out)
     plot = summary.plot(runs, results, args.plot or args.json.with_suffix(".png"))
     print(summary.table(out))
@@ -127,11 +131,54 @@ def summarise(args: argparse.Namespace, argv: list[str]) -> None:
           f"{', '.join(sorted({raw['machine']['commit'] for raw in raws}))}\nwrote {args.json} and {plot}")
 
 
+def training_free(args: argparse.Namespace, argv: list[str]) -> None:
+    import torch
+
+    from benchmarks.search_scale import snasnet
+    from benchmarks.search_scale.study import scale_study
+    from benchmarks.search_scale.summary import training_free_rows
+
+    check_outputs({"--json": args.json}, {})
+    raws = _read_raws(args.raw)
+    torch.set_num_threads(1)
+    out = []
+    for dataset in sorted({raw["dataset"] for raw in raws}):
+        study = scale_study(dataset, 1)
+        fidelity = _fidelity(r for r in raws if r["dataset"] == dataset)
+        results = {k: v for raw in raws if raw["dataset"] == dataset for k, v in raw["results"].items()}
+        keys = sorted({p["key"] for pairs in fidelity.values() for p in pairs})
+        cpu = time.process_time()
+        scores = dict(zip(keys, snasnet.score_architectures(study, [results[k]["params"] for k in keys])))
+        rows = training_free_rows(dataset, scores, results, fidelity, time.process_time() - cpu)
+        out.append(dict(rows, command=" ".join(["python -m benchmarks.search_scale", *argv]), machine=machine_info()))
+        print(json.dumps({k: v for k, v in out[-1].items() if k not in ("scores", "machine")}, indent=1))
+    write_json(args.json, out)
+    print(f"wrote {args.json}")
+
+
+def _read_raws(paths: list[Path]) -> list[dict]:
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ConfigError(f"no raw runs file {', '.join(missing)} (`run --raw FILE` writes one)")
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def _fidelity(raws) -> dict:
+    """(dataset, seed, supernet epochs) -> the random architectures' pairs, each architecture once."""
+    fidelity: dict = {}
+    for raw in raws:  # a list: a raw file from before `fidelity-e48`, scored on the default supernet
+        by_epochs = raw["fidelity"] if isinstance(raw["fidelity"], dict) else {FIDELITY["fidelity"]: raw["fidelity"]}
+        for epochs, pairs in by_epochs.items():
+            kept = fidelity.setdefault((raw["dataset"], raw["seed"], int(epochs)), {})
+            kept.update((p["key"], p) for p in pairs)  # a rerun with a larger --fidelity repeats the first ones
+    return {k: list(v.values()) for k, v in fidelity.items()}
+
+
 @exit_on_user_error
 def main(argv: Optional[list[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)  # bad input ends here, before any work
-    (run if args.command == "run" else summarise)(args, argv)
+    {"run": run, "summarise": summarise, "training-free": training_free}[args.command](args, argv)
 
 
 if __name__ == "__main__":

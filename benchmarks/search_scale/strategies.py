@@ -14,10 +14,13 @@ from benchmarks.search_scale.curves import CurveCache
 RULES = ("energy", "median")  # search.early_stop's rule; a plain accuracy median over every trial
 
 
-def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log: Callable[[str], None]) -> dict:
+def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log: Callable[[str], None], *,
+              name: Optional[str] = None, grace_epochs: Optional[int] = None) -> dict:
     """Ask/tell TPE as `search.ledger` runs it with one trial at a time: a repeat of an architecture
-    is told its earlier outcome and does not count; with a rule, every epoch from the grace epoch on
-    is checked by `search.early_stop.Fidelity` against the trials before it."""
+    is told its earlier outcome and does not count; with a rule, every epoch from the grace epoch (the
+    study's, or `grace_epochs`) on is checked by `search.early_stop.Fidelity` against the trials before it."""
+    import dataclasses
+
     import optuna
     from optuna.trial import TrialState
 
@@ -29,7 +32,10 @@ def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log
     ostudy = optuna.create_study(directions=study.directions,
                                  sampler=make_sampler(study.search.sampler, seed=seed, budget=study.search.trials))
     epochs = int(study.base.train.epochs)
-    fidelity = Fidelity(EarlyStopRule.from_study(study) if rule else EarlyStopRule(), "val_acc", epochs)
+    stop_rule = EarlyStopRule.from_study(study) if rule else EarlyStopRule()
+    if grace_epochs is not None:
+        stop_rule = dataclasses.replace(stop_rule, grace_epochs=grace_epochs)
+    fidelity = Fidelity(stop_rule, "val_acc", epochs)
     outcome: dict[str, tuple[Any, Optional[list]]] = {}  # key -> (state, values)
     events, cpu, misses = [], 0.0, 0
     while len(outcome) < study.search.trials and misses < MAX_REPEATS:
@@ -55,7 +61,7 @@ def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log
         cpu += charged
         events.append(dict(key=key, state=state.name, cpu_s=cpu, values=values,
                            stopped_at=None if stopped is None else stopped["epoch"]))
-    name = "tpe" if rule is None else f"tpe+early-stop-{rule}"
+    name = name or ("tpe" if rule is None else f"tpe+early-stop-{rule}")
     pruned = sum(e["state"] == "PRUNED" for e in events)
     log(f"  {name} seed {seed}: {len(events)} trials ({pruned} stopped early), {cpu:.0f} CPU-s")
     return dict(strategy=name, seed=seed, events=events)

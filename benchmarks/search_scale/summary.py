@@ -13,7 +13,8 @@ DIRECTIONS = ("maximize", "minimize")
 
 
 def range_reference(results: Sequence[dict]) -> list[float]:
-    done = [r for r in results if not r["failed"]]
+    # Early-stopped trainings are partial curves with no final measurement: they do not define the range.
+    done = [r for r in results if r.get("complete", True) and not r["failed"]]
     return [min(r["val_acc"] for r in done), max(r["energy_mj"] for r in done)]
 
 
@@ -38,8 +39,13 @@ def front_min_energy(events: Sequence[dict]) -> Optional[float]:
     return min(energies) if energies else None
 
 
-def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict) -> list[dict]:
-    """One row per (dataset, seed, strategy), the fields issue 20 names first."""
+def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict, epochs_of: dict) -> list[dict]:
+    """One row per (dataset, seed, strategy), the fields issue 20 names first.
+
+    `fidelity` maps (dataset, seed, supernet epochs) to random architectures' inherited and stand-alone
+    results; `epochs_of` maps a one-shot strategy to its supernet's epochs, so that each row's tau over
+    random architectures is that of its own supernet.
+    """
     from scipy.stats import kendalltau
 
     reference = range_reference(results)
@@ -60,7 +66,7 @@ def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict) -> list[
         if confirmed:
             tau = kendalltau([e["inherited"][0] for e in confirmed], [e["values"][0] for e in confirmed])
             row["kendall_tau_confirmed"] = dict(tau=float(tau.statistic), n=len(confirmed))
-            pairs = fidelity.get(run["dataset"], [])
+            pairs = fidelity.get((run["dataset"], run["seed"], epochs_of.get(run["strategy"])), [])
             if pairs:
                 tau = kendalltau([p["inherited"][0] for p in pairs], [p["standalone"][0] for p in pairs])
                 row["kendall_tau_random"] = dict(tau=float(tau.statistic), p=float(tau.pvalue), n=len(pairs))
@@ -115,3 +121,34 @@ def plot(runs: Sequence[dict], results: Sequence[dict], path: Path) -> Path:
         ax.set_title(f"{runs[0]['dataset']}, seed {seed}; dotted: the 95% target", fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
     return save(fig, path)
+
+
+def _tau(xs: Sequence[float], ys: Sequence[float]) -> dict:
+    from scipy.stats import kendalltau
+
+    tau = kendalltau(xs, ys)
+    return dict(tau=float(tau.statistic), p=float(tau.pvalue), n=len(xs))
+
+
+def training_free_rows(dataset: str, scores: dict, results: dict, fidelity: dict, cpu_s: float) -> dict:
+    """SNASNet's score against stand-alone val_acc over the random architectures, beside each
+    supernet's inherited val_acc on the same ones (pooled over seeds), and as a pre-filter: how many
+    of the stand-alone top quarter its top half keeps (chance: half)."""
+    keys = sorted(scores)
+    acc = [results[k]["val_acc"] for k in keys]
+    ranked = [scores[k] for k in keys]  # -inf (a singular kernel) ranks last, as in the reference
+    top_quarter = {k for k, _ in sorted(zip(keys, acc), key=lambda t: -t[1])[: max(1, len(keys) // 4)]}
+    top_half = {k for k, _ in sorted(zip(keys, ranked), key=lambda t: -t[1])[: len(keys) // 2]}
+    inherited = {}
+    for (ds, _, epochs), pairs in sorted(fidelity.items()):
+        if ds == dataset:
+            inherited.setdefault(epochs, {}).update((p["key"], p) for p in pairs)
+    return dict(dataset=dataset, architectures=len(keys), cpu_s_per_architecture=cpu_s / max(1, len(keys)),
+                kendall_tau_score=_tau(ranked, acc),
+                singular_kernels=sum(s == float("-inf") for s in ranked),
+                top_quarter_kept_by_top_half=len(top_quarter & top_half) / len(top_quarter),
+                kendall_tau_inherited={f"supernet e{e}": _tau([p["inherited"][0] for p in ps.values()],
+                                                              [p["standalone"][0] for p in ps.values()])
+                                       for e, ps in sorted(inherited.items())},
+                scores=[dict(key=k, score=None if s == float("-inf") else s, val_acc=a)
+                        for k, s, a in zip(keys, ranked, acc)])

@@ -81,6 +81,33 @@ def test_the_energy_rule_stops_only_dominated_trials_and_charges_their_epochs(st
         assert len(rivals) >= EARLY_STOP["min_trials"] and acc < sorted(rivals)[len(rivals) // 2]
 
 
+def test_a_grace_override_moves_the_first_verdict(study):
+    from benchmarks.search_scale.study import EARLY_STOP
+    from benchmarks.search_scale.strategies import per_trial
+
+    cache = synthetic_cache(study)
+    study_grace = {e["stopped_at"] for e in per_trial(study, cache, seed=0, rule="energy", log=print)["events"]}
+    early = per_trial(study, cache, seed=0, rule="energy", log=print, name="g1", grace_epochs=1)
+    assert early["strategy"] == "g1" and min(study_grace - {None}) == EARLY_STOP["grace_epochs"] > 1
+    assert 1 in {e["stopped_at"] for e in early["events"]}
+
+
+def test_each_one_shot_row_gets_the_tau_of_its_own_supernet(study):
+    from benchmarks.search_scale import summary
+    from benchmarks.search_scale.strategies import per_trial
+
+    cache = synthetic_cache(study)
+    base = dict(per_trial(study, cache, seed=0, rule=None, log=print), dataset="digits")
+    front = [e for e in base["events"] if e["values"]][:4]
+    shot = [dict(e, inherited=[a, 0.0]) for e, a in zip(front, (0.1, 0.2, 0.3, 0.4))]
+    runs = [base] + [dict(strategy=n, seed=0, dataset="digits", events=shot) for n in ("supernet", "supernet-e48")]
+    pairs = [dict(key=str(i), inherited=[i, 0.0], standalone=[i, 0.0]) for i in range(5)]
+    fidelity = {("digits", 0, 24): pairs, ("digits", 0, 48): [dict(p, standalone=[-p["standalone"][0], 0.0]) for p in pairs]}
+    rows = summary.rows(runs, list(cache.results.values()), fidelity, {"supernet": 24, "supernet-e48": 48})
+    assert "kendall_tau_random" not in rows[0]
+    assert [r["kendall_tau_random"]["tau"] for r in rows[1:]] == [pytest.approx(1.0), pytest.approx(-1.0)]
+
+
 def test_a_partial_curve_is_trained_again_when_the_whole_run_is_needed(study):
     from benchmarks.search_scale.strategies import per_trial
 
@@ -111,7 +138,8 @@ def test_summary_rows_reach_95_percent_where_the_curve_does(study):
 
     cache = synthetic_cache(study)
     runs = [dict(per_trial(study, cache, seed=0, rule=r, log=print), dataset="digits") for r in (None, "energy")]
-    rows = summary.rows(runs, list(cache.results.values()) and [r for r in cache.results.values() if r["complete"]], {})
+    # Every row, partial curves of stopped trials included: they have no final val_acc to range over.
+    rows = summary.rows(runs, list(cache.results.values()), {}, {})
     base, stop = rows
     assert base["strategy"] == "tpe" and base["hypervolume"] == base["baseline_hypervolume"] > 0
     assert base["compute_to_95_s"] == base["baseline_compute_to_95_s"] <= base["compute_s"]
@@ -160,3 +188,37 @@ def test_summarise_merges_raw_files_into_the_rows_issue_20_names(study, tmp_path
     assert len({tuple(r["reference"]) for r in rows}) == 1, "one range reference across seeds"
     assert (tmp_path / "scale.png").stat().st_size > 10_000
     assert "| digits | 1 | tpe+early-stop-energy |" in capsys.readouterr().out
+
+
+def test_the_sparsity_aware_kernel_is_snasnets():
+    import torch
+
+    from benchmarks.search_scale.snasnet import sparsity_aware_kernel
+
+    codes = torch.tensor([[1, 0, 1, 0], [1, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 1]], dtype=torch.float32)
+    k = sparsity_aware_kernel(codes)
+    assert k[0, 1] == 4 and k[0, 0] == 4, "identical codes: N"
+    # Complementary codes at rate 1/2: N - 0.5 / (0.5 + 1e-3) * 4.
+    assert k[0, 2].item() == pytest.approx(4 - 0.5 / 0.501 * 4)
+    # Rates 1/2 and 1: Hamming 2, norm 1/2 * 0 + 1 * 1/2.
+    assert k[0, 3].item() == pytest.approx(4 - 0.5 / 0.501 * 2) and torch.equal(k, k.T)
+
+
+def test_the_score_rises_with_how_differently_the_network_codes_inputs():
+    import torch
+
+    from benchmarks.search_scale.snasnet import score
+    from fwformer.neurons import make_lif
+
+    class Net(torch.nn.Module):
+        def __init__(self, gain):
+            super().__init__()
+            self.gain, self.lif = gain, make_lif()
+
+        def forward(self, x):  # [B, F] -> [T 2, B, F]
+            return self.lif(torch.stack([x, x]) * self.gain)
+
+    x = torch.randn(32, 64, generator=torch.Generator().manual_seed(0))
+    diverse, blind = score(Net(3.0), [x]), score(Net(0.0), [x])  # a gain of 0: no input ever spikes
+    assert blind == float("-inf") < diverse
+    assert score(Net(3.0), [x]) == diverse, "the neurons start from rest on every call"

@@ -65,6 +65,7 @@ def test_evaluate_a_missing_checkpoint(workdir, capsys):
     ("benchmarks.search_scale.__main__", ["run", "--strategies", "tpe", "smac", "--cache", "c.json", "--workdir", "w",
                                           "--raw", "r.json"], "--strategies: unknown smac; allowed: tpe,"),
     ("benchmarks.search_scale.__main__", ["summarise", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
+    ("benchmarks.search_scale.__main__", ["training-free", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
 ])
 def test_benchmark_outputs(module, argv, expected, workdir, capsys):
     import importlib
