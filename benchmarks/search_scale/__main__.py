@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 import time
@@ -115,6 +116,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
 
 def summarise(args: argparse.Namespace, argv: list[str]) -> None:
     from benchmarks.search_scale import summary
+    from benchmarks.search_scale.study import scale_study
 
     check_outputs({"--json": args.json, "--plot": args.plot}, {})
     raws = _read_raws(args.raw)
@@ -122,7 +124,8 @@ def summarise(args: argparse.Namespace, argv: list[str]) -> None:
     results = list({k: v for raw in raws for k, v in raw["results"].items()}.values())
     fidelity = _fidelity(raws)
     epochs_of = {name: spec[0] for name, spec in {**SUPERNETS, **ROUNDS}.items()}
-    out = summary.rows(runs, results, fidelity, epochs_of)
+    study_reference = {d: scale_study(d, 1).reference_point() for d in sorted({r["dataset"] for r in runs})}
+    out = summary.rows(runs, results, fidelity, epochs_of, study_reference)
     write_json(args.json, out)
     plot = summary.plot(runs, results, args.plot or args.json.with_suffix(".png"))
     print(summary.table(out))
@@ -160,7 +163,8 @@ def _read_raws(paths: list[Path]) -> list[dict]:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise ConfigError(f"no raw runs file {', '.join(missing)} (`run --raw FILE` writes one)")
-    return [json.loads(p.read_text()) for p in paths]
+    # The committed raw runs are gzipped (benchmarks/results/search_scale_raw/*.json.gz).
+    return [json.loads(gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_text()) for p in paths]
 
 
 def _fidelity(raws) -> dict:

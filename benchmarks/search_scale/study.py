@@ -2,8 +2,10 @@
 
 The space (mixers, wavelets, levels, T, depth) is read from `studies/fw_pareto.yaml` itself, so the
 benchmark follows that file; data, model and training are the quickstart's (digits, `tiny`, 6
-epochs). The early-stopping rule keeps fw_pareto's shape scaled to 6 epochs: fw_pareto gives no
-verdict before epoch 10 of 50 (the first fifth), here none before epoch 2 of 6, and needs 5 rivals.
+epochs). The early-stopping rule keeps fw_pareto's shape scaled to 6 epochs: fw_pareto gave no
+verdict before epoch 10 of 50 when this was measured, here none before epoch 2 of 6, and needs 5
+rivals; `tpe+early-stop-energy-g1` gives verdicts from epoch 1 of 6, the fraction fw_pareto now uses
+(8 of 50) because it won (BENCHMARKS.md).
 """
 from __future__ import annotations
 

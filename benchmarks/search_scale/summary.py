@@ -1,8 +1,9 @@
 """From replayed runs to `search_scale.json`'s rows, the markdown tables and the plot.
 
-Every hypervolume is at the range reference point: the worst val_acc and the largest energy_mj any
-architecture of these runs measured (the study's reference, accuracy 0 and energy at firing rate
-1, saturates: every front covers nearly all of it). The baseline is per-trial TPE of the same seed.
+Hypervolumes are at the range reference point: the worst val_acc and the largest energy_mj any
+architecture of these runs measured. The study's reference (accuracy 0 and energy at firing rate 1
+of the space's costliest model) saturates, every front covers nearly all of it, so it is reported
+beside (`*_study_ref`) but decides nothing. The baseline is per-trial TPE of the same seed.
 """
 from __future__ import annotations
 
@@ -39,12 +40,14 @@ def front_min_energy(events: Sequence[dict]) -> Optional[float]:
     return min(energies) if energies else None
 
 
-def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict, epochs_of: dict) -> list[dict]:
+def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict, epochs_of: dict,
+         study_reference: Optional[dict] = None) -> list[dict]:
     """One row per (dataset, seed, strategy), the fields issue 20 names first.
 
     `fidelity` maps (dataset, seed, supernet epochs) to random architectures' inherited and stand-alone
     results; `epochs_of` maps a one-shot strategy to its supernet's epochs, so that each row's tau over
-    random architectures is that of its own supernet.
+    random architectures is that of its own supernet; `study_reference` maps a dataset to its
+    study's reference point, for the `*_study_ref` hypervolumes.
     """
     from scipy.stats import kendalltau
 
@@ -62,6 +65,10 @@ def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict, epochs_o
                    stopped_early=sum(e["state"] == "PRUNED" for e in run["events"]),
                    front_min_energy_mj=front_min_energy(run["events"]),
                    baseline_front_min_energy_mj=front_min_energy(base["events"]))
+        if study_reference and run["dataset"] in study_reference:
+            ref = study_reference[run["dataset"]]
+            row.update(study_reference=ref, hypervolume_study_ref=curve(run["events"], ref)[-1][1],
+                       baseline_hypervolume_study_ref=curve(base["events"], ref)[-1][1])
         confirmed = [e for e in run["events"] if e.get("inherited") and e["values"]]
         if confirmed:
             tau = kendalltau([e["inherited"][0] for e in confirmed], [e["values"][0] for e in confirmed])
@@ -80,8 +87,8 @@ def _s(x: Optional[float]) -> str:
 
 def table(result_rows: Sequence[dict]) -> str:
     lines = ["| dataset | seed | strategy | trials (stopped early) | CPU-s | CPU-s to 95% of baseline HV | "
-             "baseline's CPU-s to 95% / this | HV / baseline HV | cheapest front energy (mJ) | Kendall tau "
-             "inherited val_acc: random / confirmed |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "baseline's CPU-s to 95% / this | HV / baseline HV | HV / baseline, study ref. | cheapest front energy (mJ) | Kendall tau "
+             "inherited val_acc: random / confirmed |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result_rows:
         ratio = "-" if not r["compute_to_95_s"] else f"{r['baseline_compute_to_95_s'] / r['compute_to_95_s']:.2f}"
         tau = "-"
@@ -90,36 +97,44 @@ def table(result_rows: Sequence[dict]) -> str:
             tau = (f"{rnd['tau']:.2f} (n {rnd['n']})" if rnd else "-") + \
                 f" / {r['kendall_tau_confirmed']['tau']:.2f} (n {r['kendall_tau_confirmed']['n']})"
         energy = "-" if r["front_min_energy_mj"] is None else f"{r['front_min_energy_mj']:.4g}"
+        study = (f"{r['hypervolume_study_ref'] / r['baseline_hypervolume_study_ref']:.4f}"
+                 if "hypervolume_study_ref" in r else "-")
         lines.append(f"| {r['dataset']} | {r['seed']} | {r['strategy']} | {r['trials']} ({r['stopped_early']}) | "
                      f"{r['compute_s']:,.0f} | {_s(r['compute_to_95_s'])} | {ratio} | "
-                     f"{r['hypervolume'] / r['baseline_hypervolume']:.3f} | {energy} | {tau} |")
+                     f"{r['hypervolume'] / r['baseline_hypervolume']:.3f} | {study} | {energy} | {tau} |")
     return "\n".join(lines)
 
 
 def plot(runs: Sequence[dict], results: Sequence[dict], path: Path) -> Path:
-    """Hypervolume (a fraction of the same seed's TPE final) against CPU-seconds, a panel per seed."""
+    """Hypervolume (a fraction of the same seed's TPE final) against CPU-seconds: a column per seed,
+    the per-trial strategies in the top row and the one-shot ones below, TPE in both (dark grey)."""
     from search.style import PALETTE, new_figure, save
 
     reference = range_reference(results)
     seeds = sorted({r["seed"] for r in runs})
-    strategies = sorted({r["strategy"] for r in runs}, key=lambda s: (not s.startswith("tpe"), s))
-    fig = new_figure(5.2 * len(seeds), 3.9)
-    axes = fig.subplots(1, len(seeds), squeeze=False)[0]
-    for ax, seed in zip(axes, seeds):
-        final = curve(next(r for r in runs if r["seed"] == seed and r["strategy"] == "tpe")["events"], reference)[-1][1]
-        for i, name in enumerate(strategies):
-            run = next((r for r in runs if r["seed"] == seed and r["strategy"] == name), None)
-            if run is not None:
-                xs, ys = zip(*curve(run["events"], reference))
-                ax.step(xs, [y / final for y in ys], where="post", color=PALETTE[i % len(PALETTE)], label=name,
-                        linestyle="-" if name.startswith("tpe") else "--", linewidth=1.4)
-        ax.axhline(0.95, color="0.4", linewidth=0.8, linestyle=":")
-        ax.set_xscale("log")
-        ax.set_ylim(0, 1.1)
-        ax.set_xlabel("compute (CPU-seconds, log scale)")
-        ax.set_ylabel("hypervolume / TPE's final (range reference)")
-        ax.set_title(f"{runs[0]['dataset']}, seed {seed}; dotted: the 95% target", fontsize=9)
-        ax.legend(fontsize=7, loc="lower right")
+    names = sorted({r["strategy"] for r in runs} - {"tpe"})
+    families = [("per-trial", [n for n in names if n.startswith("tpe")]),
+                ("one-shot", [n for n in names if not n.startswith("tpe")])]
+    fig = new_figure(5.2 * len(seeds), 7.2)
+    axes = fig.subplots(2, len(seeds), squeeze=False)
+    for col, seed in enumerate(seeds):
+        of_seed = {r["strategy"]: r for r in runs if r["seed"] == seed}
+        final = curve(of_seed["tpe"]["events"], reference)[-1][1]
+        for row, (family, members) in enumerate(families):
+            ax = axes[row][col]
+            for i, name in enumerate(["tpe", *members]):
+                if name in of_seed:
+                    xs, ys = zip(*curve(of_seed[name]["events"], reference))
+                    ax.step(xs, [y / final for y in ys], where="post", label=name, linewidth=1.5,
+                            color="0.25" if name == "tpe" else PALETTE[(i - 1) % len(PALETTE)],
+                            linestyle="-" if name == "tpe" or i <= len(PALETTE) else "--")
+            ax.axhline(0.95, color="0.4", linewidth=0.8, linestyle=":")
+            ax.set_xscale("log")
+            ax.set_ylim(0.5, 1.08)
+            ax.set_xlabel("compute (CPU-seconds, log scale)")
+            ax.set_ylabel("hypervolume / TPE's final\n(range reference)")
+            ax.set_title(f"{of_seed['tpe']['dataset']}, seed {seed}, {family}; dotted: the 95% target", fontsize=9)
+            ax.legend(fontsize=7, loc="lower right")
     return save(fig, path)
 
 

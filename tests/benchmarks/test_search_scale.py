@@ -186,6 +186,11 @@ def test_summarise_merges_raw_files_into_the_rows_issue_20_names(study, tmp_path
         assert {"dataset", "seed", "strategy", "compute_s", "compute_to_95_s", "hypervolume",
                 "baseline_hypervolume"} <= set(r)
     assert len({tuple(r["reference"]) for r in rows}) == 1, "one range reference across seeds"
+    for r in rows:  # the study's reference is worse on both objectives than the range one: it covers more
+        assert r["study_reference"] == study.reference_point()
+        assert r["hypervolume_study_ref"] > r["hypervolume"] > 0
+        if r["strategy"] == "tpe":
+            assert r["hypervolume_study_ref"] == r["baseline_hypervolume_study_ref"]
     assert (tmp_path / "scale.png").stat().st_size > 10_000
     assert "| digits | 1 | tpe+early-stop-energy |" in capsys.readouterr().out
 
