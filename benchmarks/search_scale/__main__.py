@@ -1,4 +1,4 @@
-"""python -m benchmarks.search_scale run|summarise (the package docstring says what each does)."""
+"""python -m benchmarks.search_scale run|summarise|training-free|interference (the package docstring says what each does)."""
 from __future__ import annotations
 
 import argparse
@@ -48,6 +48,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     free = sub.add_parser("training-free", help="SNASNet's score of the random architectures of raw runs: its tau")
     free.add_argument("raw", nargs="+", type=Path)
     free.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_scale_training_free.json")
+    where = sub.add_parser("interference", help="how much of each supernet's rank error one block's mixer kind explains")
+    where.add_argument("raw", nargs="+", type=Path)
+    where.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_scale_interference.json")
     args = p.parse_args(argv)
     if args.command == "run":
         allowed = [*PER_TRIAL, *SUPERNETS, *ROUNDS, *FIDELITY]
@@ -159,6 +162,22 @@ def training_free(args: argparse.Namespace, argv: list[str]) -> None:
     print(f"wrote {args.json}")
 
 
+def interference(args: argparse.Namespace, argv: list[str]) -> None:
+    from benchmarks.search_scale.interference import interference_rows, table
+
+    check_outputs({"--json": args.json}, {})
+    raws = _read_raws(args.raw)
+    fidelity = _fidelity(raws)
+    out = []
+    for dataset in sorted({raw["dataset"] for raw in raws}):
+        results = {k: v for raw in raws if raw["dataset"] == dataset for k, v in raw["results"].items()}
+        out += interference_rows(dataset, results, fidelity)
+    print(table(out))
+    command = " ".join(["python -m benchmarks.search_scale", *argv])
+    write_json(args.json, dict(command=command, machine=machine_info(), rows=out))
+    print(f"wrote {args.json}")
+
+
 def _read_raws(paths: list[Path]) -> list[dict]:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
@@ -182,7 +201,8 @@ def _fidelity(raws) -> dict:
 def main(argv: Optional[list[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)  # bad input ends here, before any work
-    {"run": run, "summarise": summarise, "training-free": training_free}[args.command](args, argv)
+    {"run": run, "summarise": summarise, "training-free": training_free,
+     "interference": interference}[args.command](args, argv)
 
 
 if __name__ == "__main__":

@@ -227,3 +227,32 @@ def test_the_score_rises_with_how_differently_the_network_codes_inputs():
     diverse, blind = score(Net(3.0), [x]), score(Net(0.0), [x])  # a gain of 0: no input ever spikes
     assert blind == float("-inf") < diverse
     assert score(Net(3.0), [x]) == diverse, "the neurons start from rest on every call"
+
+
+def test_every_mixer_of_fw_paretos_space_has_a_kind_and_hybrids_take_the_strongest(study):
+    from benchmarks.search_scale.interference import kind_of
+
+    kinds = {m: kind_of(m) for m in study.space.block_choices[0]}
+    assert kinds["ssa"] == kinds["qkta"] == kinds["ssa+fft2d"] == kinds["spectral+ssa"] == "attention"
+    assert kinds["dwt-db2@2"] == kinds["fft2d+dwt-haar"] == kinds["identity"] == "fixed"
+    assert kinds["hartley2d+wavefilter-haar"] == kinds["hyena2d-flip"] == kinds["wavefilter-learned-db2"] == "filter"
+    with pytest.raises(ValueError, match="no kind"):
+        kind_of("not-a-mixer")
+
+
+def test_a_split_explains_the_rank_error_only_where_the_groups_carry_it():
+    from benchmarks.search_scale.interference import split_effect
+
+    standalone = [0.1 * i for i in range(12)]
+    groups = ["a"] * 6 + ["b"] * 6
+    # the supernet ranks within each group right but puts group b (the better one) below group a
+    inherited = [s + (1.0 if g == "a" else 0.0) for s, g in zip(standalone, groups)]
+    biased = split_effect(groups, inherited, standalone)
+    assert biased["eta_squared"] > 0.9
+    assert biased["within"]["a"]["tau"] == biased["within"]["b"]["tau"] == pytest.approx(1.0)
+    assert biased["tau_gap_removed"] == pytest.approx(1.0)
+    # the same error, but spread over both groups alike: nothing for the split to fix
+    mixed = ["a", "b"] * 6
+    spread = split_effect(mixed, inherited, standalone)
+    assert spread["eta_squared"] < 0.1
+    assert spread["tau_gap_removed"] < 0.6

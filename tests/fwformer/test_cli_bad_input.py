@@ -66,6 +66,7 @@ def test_evaluate_a_missing_checkpoint(workdir, capsys):
                                           "--raw", "r.json"], "--strategies: unknown smac; allowed: tpe,"),
     ("benchmarks.search_scale.__main__", ["summarise", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
     ("benchmarks.search_scale.__main__", ["training-free", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
+    ("benchmarks.search_scale.__main__", ["interference", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
 ])
 def test_benchmark_outputs(module, argv, expected, workdir, capsys):
     import importlib
