@@ -151,7 +151,7 @@ def training_free(args: argparse.Namespace, argv: list[str]) -> None:
     for dataset in sorted({raw["dataset"] for raw in raws}):
         study = scale_study(dataset, 1)
         fidelity = _fidelity(r for r in raws if r["dataset"] == dataset)
-        results = {k: v for raw in raws if raw["dataset"] == dataset for k, v in raw["results"].items()}
+        results = _results_of(raws, dataset)
         keys = sorted({p["key"] for pairs in fidelity.values() for p in pairs})
         cpu = time.process_time()
         scores = dict(zip(keys, snasnet.score_architectures(study, [results[k]["params"] for k in keys])))
@@ -170,8 +170,7 @@ def interference(args: argparse.Namespace, argv: list[str]) -> None:
     fidelity = _fidelity(raws)
     out = []
     for dataset in sorted({raw["dataset"] for raw in raws}):
-        results = {k: v for raw in raws if raw["dataset"] == dataset for k, v in raw["results"].items()}
-        out += interference_rows(dataset, results, fidelity)
+        out += interference_rows(dataset, _results_of(raws, dataset), fidelity)
     print(table(out))
     command = " ".join(["python -m benchmarks.search_scale", *argv])
     write_json(args.json, dict(command=command, machine=machine_info(), rows=out))
@@ -182,8 +181,21 @@ def _read_raws(paths: list[Path]) -> list[dict]:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise ConfigError(f"no raw runs file {', '.join(missing)} (`run --raw FILE` writes one)")
-    # The committed raw runs are gzipped (benchmarks/results/search_scale_raw/*.json.gz).
-    return [json.loads(gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_text()) for p in paths]
+    raws = []
+    for p in paths:  # the committed raw runs are gzipped (benchmarks/results/search_scale_raw/*.json.gz)
+        try:
+            raw = json.loads(gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_text())
+        except (OSError, EOFError, UnicodeDecodeError, ValueError) as err:
+            raise ConfigError(f"{p} is not a raw runs file (JSON, or gzipped JSON as .gz): {err}") from None
+        if not isinstance(raw, dict) or not {"dataset", "runs", "results"} <= set(raw):
+            raise ConfigError(f"{p} is not a raw runs file: it needs dataset, runs and results (`run --raw FILE` writes one)")
+        raws.append(raw)
+    return raws
+
+
+def _results_of(raws: list[dict], dataset: str) -> dict:
+    """Architecture key -> its trained row, over every raw file of `dataset`."""
+    return {k: v for raw in raws if raw["dataset"] == dataset for k, v in raw["results"].items()}
 
 
 def _fidelity(raws) -> dict:

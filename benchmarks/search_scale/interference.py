@@ -56,10 +56,10 @@ def interference_rows(dataset: str, results: dict, fidelity: dict) -> list[dict]
     the effect of a split by each block's mixer kind and by T."""
     from scipy.stats import kendalltau
 
+    from benchmarks.search_scale.summary import pooled_pairs
+
     out = []
-    for epochs in sorted({e for (ds, _, e) in fidelity if ds == dataset}):
-        pairs = {p["key"]: p for (ds, _, e), ps in sorted(fidelity.items()) if ds == dataset and e == epochs
-                 for p in ps}
+    for epochs, pairs in sorted(pooled_pairs(fidelity, dataset).items()):
         keys = sorted(pairs)
         inh = [pairs[k]["inherited"][0] for k in keys]
         sta = [pairs[k]["standalone"][0] for k in keys]

@@ -51,6 +51,8 @@ def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict, epochs_o
     """
     from scipy.stats import kendalltau
 
+    from benchmarks.supernet import kendall
+
     reference = range_reference(results)
     baselines = {(r["dataset"], r["seed"]): r for r in runs if r["strategy"] == "tpe"}
     out = []
@@ -75,8 +77,7 @@ def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict, epochs_o
             row["kendall_tau_confirmed"] = dict(tau=float(tau.statistic), n=len(confirmed))
             pairs = fidelity.get((run["dataset"], run["seed"], epochs_of.get(run["strategy"])), [])
             if pairs:
-                tau = kendalltau([p["inherited"][0] for p in pairs], [p["standalone"][0] for p in pairs])
-                row["kendall_tau_random"] = dict(tau=float(tau.statistic), p=float(tau.pvalue), n=len(pairs))
+                row["kendall_tau_random"] = kendall([p["inherited"][0] for p in pairs], [p["standalone"][0] for p in pairs])
         out.append(row)
     return out
 
@@ -138,31 +139,32 @@ def plot(runs: Sequence[dict], results: Sequence[dict], path: Path) -> Path:
     return save(fig, path)
 
 
-def _tau(xs: Sequence[float], ys: Sequence[float]) -> dict:
-    from scipy.stats import kendalltau
-
-    tau = kendalltau(xs, ys)
-    return dict(tau=float(tau.statistic), p=float(tau.pvalue), n=len(xs))
+def pooled_pairs(fidelity: dict, dataset: str) -> dict[int, dict[str, dict]]:
+    """Supernet epochs -> {architecture key: its inherited and stand-alone pair}, over every seed."""
+    pooled: dict[int, dict[str, dict]] = {}
+    for (ds, _, epochs), pairs in sorted(fidelity.items()):
+        if ds == dataset:
+            pooled.setdefault(epochs, {}).update((p["key"], p) for p in pairs)
+    return pooled
 
 
 def training_free_rows(dataset: str, scores: dict, results: dict, fidelity: dict, cpu_s: float) -> dict:
     """SNASNet's score against stand-alone val_acc over the random architectures, beside each
     supernet's inherited val_acc on the same ones (pooled over seeds), and as a pre-filter: how many
     of the stand-alone top quarter its top half keeps (chance: half)."""
+    from benchmarks.supernet import kendall
+
     keys = sorted(scores)
     acc = [results[k]["val_acc"] for k in keys]
     ranked = [scores[k] for k in keys]  # -inf (a singular kernel) ranks last, as in the reference
     top_quarter = {k for k, _ in sorted(zip(keys, acc), key=lambda t: -t[1])[: max(1, len(keys) // 4)]}
     top_half = {k for k, _ in sorted(zip(keys, ranked), key=lambda t: -t[1])[: len(keys) // 2]}
-    inherited = {}
-    for (ds, _, epochs), pairs in sorted(fidelity.items()):
-        if ds == dataset:
-            inherited.setdefault(epochs, {}).update((p["key"], p) for p in pairs)
+    inherited = pooled_pairs(fidelity, dataset)
     return dict(dataset=dataset, architectures=len(keys), cpu_s_per_architecture=cpu_s / max(1, len(keys)),
-                kendall_tau_score=_tau(ranked, acc),
+                kendall_tau_score=kendall(ranked, acc),
                 singular_kernels=sum(s == float("-inf") for s in ranked),
                 top_quarter_kept_by_top_half=len(top_quarter & top_half) / len(top_quarter),
-                kendall_tau_inherited={f"supernet e{e}": _tau([p["inherited"][0] for p in ps.values()],
+                kendall_tau_inherited={f"supernet e{e}": kendall([p["inherited"][0] for p in ps.values()],
                                                               [p["standalone"][0] for p in ps.values()])
                                        for e, ps in sorted(inherited.items())},
                 scores=[dict(key=k, score=None if s == float("-inf") else s, val_acc=a)
