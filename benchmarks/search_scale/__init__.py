@@ -4,10 +4,14 @@
     python -m benchmarks.search_scale summarise benchmarks/results/search_scale_raw/*.json.gz
     python -m benchmarks.search_scale training-free benchmarks/results/search_scale_raw/*.json.gz
     python -m benchmarks.search_scale interference benchmarks/results/search_scale_raw/*.json.gz
+    python -m benchmarks.search_scale noise benchmarks/results/search_scale_raw/*.json.gz \
+        --cache benchmarks/results/search_scale_noise_replicas.json.gz
 
 `study.py` builds the study (fw_pareto's space on digits with `tiny`), `curves.py` trains each
 architecture once and keeps its per-epoch curve and CPU cost, `strategies.py` replays every search
 strategy on those curves, `summary.py` turns the runs into the result rows, the tables and the plot;
-`snasnet.py` (SNASNet's training-free score) and `interference.py` (what a few-shot split by one
-block could fix) work on the random architectures the runs scored.
+`snasnet.py` (SNASNet's training-free score), `interference.py` (what a few-shot split by one
+block could fix) and `noise.py` (the same architectures trained again with another seed: how well
+stand-alone accuracy ranks them itself, the ceiling of any score's tau) work on the random
+architectures the runs scored.
 """

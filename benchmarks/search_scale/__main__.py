@@ -1,4 +1,4 @@
-"""python -m benchmarks.search_scale run|summarise|training-free|interference (the package docstring says what each does)."""
+"""python -m benchmarks.search_scale run|summarise|training-free|interference|noise (the package docstring says what each does)."""
 from __future__ import annotations
 
 import argparse
@@ -17,15 +17,28 @@ DEFAULT_JSON = REPO / "benchmarks" / "results" / "search_scale.json"
 #: name -> (supernet epochs, candidates scored, k confirmed); "supernet" is the strategy's defaults
 #: (4 x train.epochs, 100, 6).
 SUPERNETS = {"supernet": (24, 100, 6), "supernet-c200-k12": (24, 200, 12), "supernet-e48": (48, 100, 6),
-             "supernet-e48-c200-k12": (48, 200, 12), "supernet-e96": (96, 100, 6)}
+             "supernet-e48-c200-k12": (48, 200, 12), "supernet-e96": (96, 100, 6), "supernet-balanced": (24, 100, 6)}
 #: name -> (supernet epochs, candidates scored, rounds, confirmed per round): confirmation in rounds,
 #: each round's choice made on scores corrected by what the rounds before measured.
 ROUNDS = {"supernet-rounds": (24, 200, 4, 3)}
 #: name -> supernet epochs: inherited against stand-alone accuracy of random architectures, per supernet.
-FIDELITY = {"fidelity": 24, "fidelity-e48": 48, "fidelity-e96": 96}
+FIDELITY = {"fidelity": 24, "fidelity-e48": 48, "fidelity-e96": 96, "fidelity-balanced": 24}
+#: The strategies whose supernet draws paths with `balanced` sampling (FairNAS's count fairness); the rest `uniform`.
+BALANCED = {"supernet-balanced", "fidelity-balanced"}
 #: name -> (early-stopping rule, grace epochs; None: the study's 2 of 6, fw_pareto's 10 of 50 scaled)
 PER_TRIAL = {"tpe": (None, None), "tpe+early-stop-energy": ("energy", None), "tpe+early-stop-median": ("median", None),
              "tpe+early-stop-energy-g1": ("energy", 1)}
+
+
+def sampling_of(name: str) -> str:
+    return "balanced" if name in BALANCED else "uniform"
+
+
+def supernet_id(name: str, epochs: int) -> Any:
+    """How raw runs name a strategy's supernet: its epochs for `uniform` sampling (as before
+    `balanced` was measured), else e.g. 'balanced-e24'."""
+    sampling = sampling_of(name)
+    return epochs if sampling == "uniform" else f"{sampling}-e{epochs}"
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -51,7 +64,17 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     where = sub.add_parser("interference", help="how much of each supernet's rank error one block's mixer kind explains")
     where.add_argument("raw", nargs="+", type=Path)
     where.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_scale_interference.json")
+    noise = sub.add_parser("noise", help="the random architectures trained again with another train.seed: "
+                                         "how well stand-alone accuracy ranks them itself")
+    noise.add_argument("raw", nargs="+", type=Path)
+    noise.add_argument("--train-seed", type=int, default=1, help="the replicas' train.seed (the runs used 0)")
+    noise.add_argument("--cache", type=Path, required=True,
+                       help="the replicas (JSON, gzipped when it ends in .gz; reused when present)")
+    noise.add_argument("--jobs", type=int, default=2, help="architectures trained at a time (one thread each)")
+    noise.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_scale_noise.json")
     args = p.parse_args(argv)
+    if args.command == "noise" and args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, but got {args.jobs}")
     if args.command == "run":
         allowed = [*PER_TRIAL, *SUPERNETS, *ROUNDS, *FIDELITY]
         unknown = [s for s in args.strategies if s not in allowed]
@@ -85,18 +108,19 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
         raw["results"] = cache.results
         write_json(args.raw, raw)
 
-    scorers: dict[int, tuple[Any, float]] = {}
+    scorers: dict[Any, tuple[Any, float]] = {}
 
-    def scorer(epochs: int) -> tuple[Any, float]:
-        if epochs not in scorers:
-            (folder, cpu), = train_supernets(study, [("uniform", epochs)], args.workdir, log).values()
-            scorers[epochs] = (scorer_of(study, folder, study.search.supernet), cpu)
-        return scorers[epochs]
+    def scorer(name: str, epochs: int) -> tuple[Any, float]:
+        sampling = sampling_of(name)
+        if (sampling, epochs) not in scorers:
+            (folder, cpu), = train_supernets(study, [(sampling, epochs)], args.workdir, log).values()
+            scorers[(sampling, epochs)] = (scorer_of(study, folder, study.search.supernet), cpu)
+        return scorers[(sampling, epochs)]
 
     for name in args.strategies:  # in the order given: raw runs are written after each
         if name in FIDELITY:  # the same random architectures for every supernet of this seed
-            raw["fidelity"][str(FIDELITY[name])] = strategies.random_fidelity(
-                study, cache, scorer(FIDELITY[name])[0], args.fidelity, seed=1000 + args.seed)
+            raw["fidelity"][str(supernet_id(name, FIDELITY[name]))] = strategies.random_fidelity(
+                study, cache, scorer(name, FIDELITY[name])[0], args.fidelity, seed=1000 + args.seed)
             write_json(args.raw, dict(raw, results=cache.results))
             log(f"  {name}: {args.fidelity} random architectures scored and trained")
         elif name in PER_TRIAL:
@@ -104,12 +128,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
             save(strategies.per_trial(study, cache, args.seed, rule, log, name=name, grace_epochs=grace))
         elif name in ROUNDS:
             epochs, candidates, rounds, per_round = ROUNDS[name]
-            score, cpu = scorer(epochs)
+            score, cpu = scorer(name, epochs)
             save(strategies.supernet_rounds(study, cache, score, args.seed, cpu, name=name, candidates=candidates,
                                             rounds=rounds, per_round=per_round, log=log))
         else:
             epochs, candidates, k = SUPERNETS[name]
-            score, cpu = scorer(epochs)
+            score, cpu = scorer(name, epochs)
             save(strategies.supernet(study, cache, score, args.seed, cpu, name=name, candidates=candidates,
                                      confirm=k, log=log))
     raw["results"] = cache.results
@@ -126,7 +150,7 @@ def summarise(args: argparse.Namespace, argv: list[str]) -> None:
     runs = [r for raw in raws for r in raw["runs"]]
     results = list({k: v for raw in raws for k, v in raw["results"].items()}.values())
     fidelity = _fidelity(raws)
-    epochs_of = {name: spec[0] for name, spec in {**SUPERNETS, **ROUNDS}.items()}
+    epochs_of = {name: supernet_id(name, spec[0]) for name, spec in {**SUPERNETS, **ROUNDS}.items()}
     study_reference = {d: scale_study(d, 1).reference_point() for d in sorted({r["dataset"] for r in runs})}
     out = summary.rows(runs, results, fidelity, epochs_of, study_reference)
     write_json(args.json, out)
@@ -177,6 +201,40 @@ def interference(args: argparse.Namespace, argv: list[str]) -> None:
     print(f"wrote {args.json}")
 
 
+def noise(args: argparse.Namespace, argv: list[str]) -> None:
+    from benchmarks.search_scale import noise
+    from benchmarks.search_scale.summary import pooled_pairs, supernet_label
+
+    check_outputs({"--json": args.json, "--cache": args.cache}, {})
+    raws = _read_raws(args.raw)
+    fidelity = _fidelity(raws)
+    t0 = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t0:7.0f}s] {msg}", flush=True)
+
+    cached = noise.load_replicas(args.cache, args.train_seed)
+    out, plots = [], []
+    for dataset in sorted({raw["dataset"] for raw in raws}):
+        results, pooled = _results_of(raws, dataset), pooled_pairs(fidelity, dataset)
+        keys = sorted({k for pairs in pooled.values() for k in pairs})
+
+        def save(key: str, row: dict) -> None:
+            cached[key] = row
+            noise.save_replicas(args.cache, args.train_seed, cached)
+
+        replicas = noise.replicate(dataset, args.train_seed, noise.params_of(results, keys),
+                                   {k: cached[k] for k in keys if k in cached}, args.jobs, save, log)
+        out.append(dict(noise.noise_rows(dataset, results, replicas, pooled, args.train_seed),
+                        command=" ".join(["python -m benchmarks.search_scale", *argv]), machine=machine_info()))
+        supernet = next(iter(pooled))  # the default supernet (24 epochs, uniform) sorts first
+        plots.append(noise.plot(results, replicas, pooled[supernet], supernet_label(supernet),
+                                args.json.with_name(f"{args.json.stem}_{dataset}.png")))
+    print(noise.table(out))
+    write_json(args.json, out)
+    print(f"wrote {args.json} and {', '.join(map(str, plots))}")
+
+
 def _read_raws(paths: list[Path]) -> list[dict]:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
@@ -204,7 +262,8 @@ def _fidelity(raws) -> dict:
     for raw in raws:  # a list: a raw file from before `fidelity-e48`, scored on the default supernet
         by_epochs = raw["fidelity"] if isinstance(raw["fidelity"], dict) else {FIDELITY["fidelity"]: raw["fidelity"]}
         for epochs, pairs in by_epochs.items():
-            kept = fidelity.setdefault((raw["dataset"], raw["seed"], int(epochs)), {})
+            supernet = int(epochs) if str(epochs).isdigit() else epochs
+            kept = fidelity.setdefault((raw["dataset"], raw["seed"], supernet), {})
             kept.update((p["key"], p) for p in pairs)  # a rerun with a larger --fidelity repeats the first ones
     return {k: list(v.values()) for k, v in fidelity.items()}
 
@@ -214,7 +273,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)  # bad input ends here, before any work
     {"run": run, "summarise": summarise, "training-free": training_free,
-     "interference": interference}[args.command](args, argv)
+     "interference": interference, "noise": noise}[args.command](args, argv)
 
 
 if __name__ == "__main__":

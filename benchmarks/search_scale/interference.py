@@ -59,7 +59,7 @@ def interference_rows(dataset: str, results: dict, fidelity: dict) -> list[dict]
     from benchmarks.search_scale.summary import pooled_pairs
 
     out = []
-    for epochs, pairs in sorted(pooled_pairs(fidelity, dataset).items()):
+    for epochs, pairs in pooled_pairs(fidelity, dataset).items():
         keys = sorted(pairs)
         inh = [pairs[k]["inherited"][0] for k in keys]
         sta = [pairs[k]["standalone"][0] for k in keys]

@@ -206,7 +206,8 @@ def supernet_rounds(study: Any, cache: CurveCache, score: Callable, seed: int, s
 
 
 def random_fidelity(study: Any, cache: CurveCache, score: Callable, n: int, seed: int) -> list[dict]:
-    """Inherited and stand-alone (val_acc, energy_mj) of `n` architectures drawn uniformly."""
+    """Inherited and stand-alone (val_acc, energy_mj) of `n` architectures drawn uniformly, and the
+    inherited val_loss (a finer score than accuracy where few validation images separate paths)."""
     import random
 
     from search.supernet.evaluate import choice_of
@@ -224,5 +225,5 @@ def random_fidelity(study: Any, cache: CurveCache, score: Callable, n: int, seed
             continue
         inherited = score(choice_of(study.trial_config(params)))
         out.append(dict(key=key, standalone=[row["val_acc"], row["energy_mj"]],
-                        inherited=[inherited["val_acc"], inherited["energy_mj"]]))
+                        inherited=[inherited["val_acc"], inherited["energy_mj"]], inherited_loss=inherited["val_loss"]))
     return out

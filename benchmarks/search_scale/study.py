@@ -9,7 +9,7 @@ rivals; `tpe+early-stop-energy-g1` gives verdicts from epoch 1 of 6, the fractio
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from benchmarks.common import REPO
 
@@ -36,7 +36,8 @@ def overrides(trials: int) -> list[str]:
             "train.num_threads=1", "train.device=cpu"]
 
 
-def scale_study(dataset: str, trials: int) -> Any:
+def scale_study(dataset: str, trials: int, extra: Sequence[str] = ()) -> Any:
+    """The benchmark's study; `extra` overrides after the benchmark's own (`noise`: another train.seed)."""
     from search.study import load_study
 
-    return load_study(DATASETS[dataset], overrides(trials))
+    return load_study(DATASETS[dataset], [*overrides(trials), *extra])

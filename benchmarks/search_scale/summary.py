@@ -8,7 +8,7 @@ beside (`*_study_ref`) but decides nothing. The baseline is per-trial TPE of the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 DIRECTIONS = ("maximize", "minimize")
 
@@ -139,12 +139,23 @@ def plot(runs: Sequence[dict], results: Sequence[dict], path: Path) -> Path:
     return save(fig, path)
 
 
-def pooled_pairs(fidelity: dict, dataset: str) -> dict[int, dict[str, dict]]:
-    """Supernet epochs -> {architecture key: its inherited and stand-alone pair}, over every seed."""
-    pooled: dict[int, dict[str, dict]] = {}
-    for (ds, _, epochs), pairs in sorted(fidelity.items()):
+def supernet_label(supernet: Any) -> str:
+    """A supernet as raw runs name it (its epochs, or e.g. 'balanced-e24') in tables."""
+    return f"supernet e{supernet}" if isinstance(supernet, int) else f"supernet {supernet}"
+
+
+def supernet_order(supernet: Any) -> tuple:
+    """Uniform supernets by epochs first, then the other samplings by name."""
+    return (isinstance(supernet, str), supernet)
+
+
+def pooled_pairs(fidelity: dict, dataset: str) -> dict[Any, dict[str, dict]]:
+    """Supernet (epochs, or e.g. 'balanced-e24') -> {architecture key: its inherited and stand-alone
+    pair}, over every seed, in `supernet_order`."""
+    pooled: dict[Any, dict[str, dict]] = {}
+    for (ds, _, supernet), pairs in sorted(fidelity.items(), key=lambda kv: (kv[0][0], supernet_order(kv[0][2]), kv[0][1])):
         if ds == dataset:
-            pooled.setdefault(epochs, {}).update((p["key"], p) for p in pairs)
+            pooled.setdefault(supernet, {}).update((p["key"], p) for p in pairs)
     return pooled
 
 
@@ -164,8 +175,8 @@ def training_free_rows(dataset: str, scores: dict, results: dict, fidelity: dict
                 kendall_tau_score=kendall(ranked, acc),
                 singular_kernels=sum(s == float("-inf") for s in ranked),
                 top_quarter_kept_by_top_half=len(top_quarter & top_half) / len(top_quarter),
-                kendall_tau_inherited={f"supernet e{e}": kendall([p["inherited"][0] for p in ps.values()],
-                                                              [p["standalone"][0] for p in ps.values()])
-                                       for e, ps in sorted(inherited.items())},
+                kendall_tau_inherited={supernet_label(e): kendall([p["inherited"][0] for p in ps.values()],
+                                                                  [p["standalone"][0] for p in ps.values()])
+                                       for e, ps in inherited.items()},
                 scores=[dict(key=k, score=None if s == float("-inf") else s, val_acc=a)
                         for k, s, a in zip(keys, ranked, acc)])

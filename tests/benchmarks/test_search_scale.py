@@ -256,3 +256,77 @@ def test_a_split_explains_the_rank_error_only_where_the_groups_carry_it():
     spread = split_effect(mixed, inherited, standalone)
     assert spread["eta_squared"] < 0.1
     assert spread["tau_gap_removed"] < 0.6
+
+
+def test_the_replicas_ceiling_is_what_the_truth_reaches_against_one_noisy_replica():
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    from benchmarks.search_scale.noise import ceiling_from_replicas
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=4000)
+    for spread in (0.3, 1.0, 2.0):  # from little noise to noise twice the architectures' spread
+        first, second = truth + spread * rng.normal(size=4000), truth + spread * rng.normal(size=4000)
+        estimate = ceiling_from_replicas(kendalltau(first, second).statistic)
+        assert estimate == pytest.approx(kendalltau(truth, first).statistic, abs=0.02)
+    assert ceiling_from_replicas(1.0) == pytest.approx(1.0) and ceiling_from_replicas(-0.2) == 0.0
+
+
+def test_noise_rows_compare_the_replicas_within_each_T_and_each_supernet_on_the_same_architectures():
+    from benchmarks.search_scale.noise import noise_rows
+
+    def row(acc, T):
+        return dict(val_acc=acc, T=T, failed=False, cpu_s=1.0)
+
+    results = {f"a{i}": row(0.90 + 0.01 * i, 1 if i < 4 else 2) for i in range(8)}
+    replicas = {k: row(r["val_acc"] + (0.001 if k == "a0" else 0.0), r["T"]) for k, r in results.items()}
+    replicas["a7"] = row(0.0, 2) | dict(failed=True)  # a failed replica leaves the comparison
+    pairs = {k: dict(key=k, inherited=[-r["val_acc"], 1.0], inherited_loss=r["val_acc"]) for k, r in results.items()}
+    out = noise_rows("digits", results, replicas, {24: pairs, "balanced-e24": {k: pairs[k] for k in ("a1", "a2")}}, 1)
+    assert out["architectures"] == 7 and out["train_seeds"] == [0, 1]
+    assert out["tau_replicas"]["tau"] == pytest.approx(1.0) and out["ceiling"] == pytest.approx(1.0)
+    assert out["by_T"]["1"]["n"] == 4 and out["by_T"]["2"]["n"] == 3
+    assert out["by_T"]["1"]["sd_replica_difference"] > 0 == out["by_T"]["2"]["sd_replica_difference"]
+    net = out["supernets"]["supernet e24"]  # inherited ranks backwards; its loss ranks backwards too
+    assert net["n"] == 7 and net["tau_first_replica"] == pytest.approx(-1.0) == net["tau_mean_of_replicas"]
+    assert net["tau_loss_first_replica"] == pytest.approx(-1.0)
+    assert "supernet balanced-e24" not in out["supernets"], "too few architectures in common"
+
+
+def test_the_replicas_plot_draws_every_architecture_of_both_panels(tmp_path):
+    from benchmarks.search_scale.noise import plot
+
+    results = {f"a{i}": dict(val_acc=0.9 + 0.01 * i, T=(1, 2)[i % 2], failed=False) for i in range(6)}
+    replicas = {k: dict(r, val_acc=r["val_acc"] - 0.005) for k, r in results.items()}
+    pairs = {k: dict(inherited=[r["val_acc"] + 0.02, 1.0]) for k, r in results.items()}
+    path = plot(results, replicas, pairs, "supernet e24", tmp_path / "noise.png")
+    assert path.stat().st_size > 10_000
+
+
+def test_a_balanced_supernet_is_named_apart_from_the_uniform_one_of_the_same_epochs():
+    from benchmarks.search_scale.__main__ import _fidelity, supernet_id
+    from benchmarks.search_scale.summary import pooled_pairs, supernet_label
+
+    assert supernet_id("fidelity", 24) == 24 and supernet_id("supernet-balanced", 24) == "balanced-e24"
+    raws = [dict(dataset="digits", seed=0, fidelity={"24": [dict(key="a")], "balanced-e24": [dict(key="b")],
+                                                      "48": [dict(key="c")]})]
+    pooled = pooled_pairs(_fidelity(raws), "digits")
+    assert list(pooled) == [24, 48, "balanced-e24"]
+    assert [supernet_label(s) for s in pooled] == ["supernet e24", "supernet e48", "supernet balanced-e24"]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+def test_a_replicas_file_reads_back_only_for_the_train_seed_it_was_trained_with(tmp_path, suffix):
+    from benchmarks.search_scale.noise import load_replicas, save_replicas
+    from fwformer.errors import ConfigError
+
+    path = tmp_path / f"replicas{suffix}"
+    assert load_replicas(path, 1) == {}, "no file yet: nothing cached"
+    save_replicas(path, 1, {"a": dict(val_acc=0.9)})
+    assert load_replicas(path, 1) == {"a": dict(val_acc=0.9)}
+    with pytest.raises(ConfigError, match="train.seed=1, not --train-seed 2"):
+        load_replicas(path, 2)
+    path.write_bytes(b"not json")
+    with pytest.raises(ConfigError, match="is not a replicas file"):
+        load_replicas(path, 1)

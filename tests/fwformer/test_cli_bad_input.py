@@ -67,6 +67,9 @@ def test_evaluate_a_missing_checkpoint(workdir, capsys):
     ("benchmarks.search_scale.__main__", ["summarise", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
     ("benchmarks.search_scale.__main__", ["training-free", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
     ("benchmarks.search_scale.__main__", ["interference", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
+    ("benchmarks.search_scale.__main__", ["noise", "{dir}/none.json", "--cache", "c.json", "--jobs", "0"],
+     "--jobs must be >= 1, but got 0"),
+    ("benchmarks.search_scale.__main__", ["noise", "{dir}/none.json", "--cache", "c.json"], "no raw runs file {dir}/none.json"),
     ("benchmarks.search_scale.__main__", ["summarise", "{dir}/a-file", "--json", "{dir}/s.json"], "{dir}/a-file is not a raw runs file (JSON"),
 ])
 def test_benchmark_outputs(module, argv, expected, workdir, capsys):

@@ -1,0 +1,176 @@
+"""How well stand-alone accuracy itself ranks the random architectures: the ceiling of any tau.
+
+Issue 20's tau goal compares the supernet's inherited accuracy with each architecture's stand-alone
+val_acc from one training run. That run is itself a noisy measurement (initialisation, shuffling,
+augmentation; on digits a validation image is 0.28 points of accuracy), so no score can rank
+architectures by it better than the noise allows. This trains the same random architectures again
+with another `train.seed` (`replicate`) and measures:
+
+- tau between the two stand-alone replicas, over all architectures and within each T;
+- the ceiling that implies for any score against one replica (`ceiling_from_replicas`): under a
+  Gaussian model (a replica = the architecture's true accuracy + independent noise of the same
+  spread; an interpretation, the benchmark's, not a paper's), Greiner's relation tau = (2/pi)
+  arcsin(r) turns the replicas' tau into their correlation r; the truth correlates sqrt(r) with
+  one replica, and the truth is the best any score can do;
+- each supernet's inherited tau on the same architectures, against the first replica (what the
+  goal measures) and against the mean of both (a less noisy target).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+_WORKER: dict = {}  # per worker process: (dataset, train seed) -> its CurveCache
+
+
+def ceiling_from_replicas(tau_replicas: float) -> float:
+    """The expected tau of the noiseless accuracy against one replica, given two replicas' tau."""
+    r = math.sin(math.pi * max(tau_replicas, 0.0) / 2)
+    return 2 / math.pi * math.asin(math.sqrt(r))
+
+
+def _train_one(dataset: str, train_seed: int, params: dict) -> tuple[str, dict]:
+    """One architecture trained stand-alone with `train_seed` (run in a worker process)."""
+    import torch
+
+    from benchmarks.search_scale.curves import CurveCache
+    from benchmarks.search_scale.study import scale_study
+
+    torch.set_num_threads(1)
+    if (dataset, train_seed) not in _WORKER:
+        study = scale_study(dataset, 1, extra=[f"train.seed={train_seed}"])
+        _WORKER[(dataset, train_seed)] = CurveCache(study, None, lambda msg: None)
+    return _WORKER[(dataset, train_seed)](params)
+
+
+def replicate(dataset: str, train_seed: int, params: Sequence[dict], done: dict, jobs: int,
+              on_row: Callable[[str, dict], None], log: Callable[[str], None]) -> dict:
+    """Architecture key -> its row trained with `train_seed`, for every one of `params` not in `done`
+    (rows by key), `jobs` at a time; `on_row` sees each row as it finishes (to save it)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    out = dict(done)
+    todo = [p for p in params if not any(r["params"] == p for r in done.values())]
+    log(f"  {len(params) - len(todo)} of {len(params)} replicas cached, training {len(todo)} ({jobs} at a time)")
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_train_one, dataset, train_seed, p) for p in todo]
+        for i, future in enumerate(as_completed(futures), 1):
+            key, row = future.result()
+            out[key] = row
+            on_row(key, row)
+            log(f"    replica {i}/{len(todo)} T{row['T']} {','.join(row['mixers'])}: val_acc "
+                f"{row.get('val_acc', float('nan')):.4f} ({row['cpu_s']:.0f} CPU-s)")
+    return out
+
+
+def noise_rows(dataset: str, results: dict, replicas: dict, pooled: dict, train_seed: int) -> dict:
+    """The replicas' agreement and the supernets' tau on the same architectures (see the module)."""
+    import numpy as np
+
+    from benchmarks.search_scale.summary import supernet_label
+    from benchmarks.supernet import kendall
+
+    keys = sorted(k for k in replicas if not replicas[k]["failed"] and not results[k]["failed"])
+    first = np.array([results[k]["val_acc"] for k in keys])
+    second = np.array([replicas[k]["val_acc"] for k in keys])
+    T = np.array([results[k]["T"] for k in keys])
+    agreement = kendall(list(first), list(second))
+    by_T = {}
+    for t in sorted(set(T.tolist())):
+        m = T == t
+        by_T[str(t)] = dict(n=int(m.sum()), tau_replicas=kendall(list(first[m]), list(second[m]))["tau"],
+                            sd_val_acc=float(first[m].std()), sd_replica_difference=float((first[m] - second[m]).std()))
+    supernets = {}
+    for supernet, pairs in pooled.items():
+        common = [k for k in keys if k in pairs]
+        if len(common) >= 3:
+            inherited = [pairs[k]["inherited"][0] for k in common]
+            supernets[supernet_label(supernet)] = dict(
+                n=len(common),
+                tau_first_replica=kendall(inherited, [results[k]["val_acc"] for k in common])["tau"],
+                tau_mean_of_replicas=kendall(inherited, [(results[k]["val_acc"] + replicas[k]["val_acc"]) / 2
+                                                         for k in common])["tau"])
+            if all("inherited_loss" in pairs[k] for k in common):  # raw runs from before it was recorded lack it
+                supernets[supernet_label(supernet)]["tau_loss_first_replica"] = kendall(
+                    [-pairs[k]["inherited_loss"] for k in common], [results[k]["val_acc"] for k in common])["tau"]
+    return dict(dataset=dataset, architectures=len(keys), train_seeds=[_first_seed(dataset), train_seed],
+                tau_replicas=agreement, ceiling=ceiling_from_replicas(agreement["tau"]),
+                mean_abs_difference=float(np.abs(first - second).mean()), by_T=by_T, supernets=supernets,
+                replica_cpu_s=float(sum(replicas[k]["cpu_s"] for k in keys)))
+
+
+def _first_seed(dataset: str) -> int:
+    """The training seed the curve cache's rows were trained with (the benchmark study's)."""
+    from benchmarks.search_scale.study import scale_study
+
+    return int(scale_study(dataset, 1).base.train.seed)
+
+
+def table(rows: Sequence[dict]) -> str:
+    lines = ["| dataset | architectures | tau between replicas | ceiling for any score | within T: tau between "
+             "replicas (n) | supernet: tau vs first replica / vs mean of both |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        within = ", ".join(f"T{t} {v['tau_replicas']:.2f} ({v['n']})" for t, v in r["by_T"].items())
+        nets = ", ".join(f"{name} {v['tau_first_replica']:.2f} / {v['tau_mean_of_replicas']:.2f}"
+                         for name, v in r["supernets"].items())
+        lines.append(f"| {r['dataset']} | {r['architectures']} | {r['tau_replicas']['tau']:.2f} | {r['ceiling']:.2f} | "
+                     f"{within} | {nets} |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, replicas: dict, pairs: dict, supernet: str, path: Path) -> Path:
+    """Left: the second stand-alone training against the first; right: the supernet's inherited
+    val_acc against the first; one colour per T, so the within-T scatter is what to look at."""
+    from search.style import PALETTE, new_figure, save
+
+    keys = sorted(k for k in replicas if k in pairs and not replicas[k]["failed"] and not results[k]["failed"])
+    fig = new_figure(10.4, 4.4)
+    left, right = fig.subplots(1, 2)
+    for i, t in enumerate(sorted({results[k]["T"] for k in keys})):
+        of_t = [k for k in keys if results[k]["T"] == t]
+        first = [100 * results[k]["val_acc"] for k in of_t]
+        left.scatter(first, [100 * replicas[k]["val_acc"] for k in of_t], s=18, color=PALETTE[i], label=f"T {t}")
+        right.scatter(first, [100 * pairs[k]["inherited"][0] for k in of_t], s=18, color=PALETTE[i], label=f"T {t}")
+    for ax, ylabel in ((left, "stand-alone val_acc, train.seed 1 (%)"), (right, f"inherited val_acc, {supernet} (%)")):
+        ax.set_xlabel("stand-alone val_acc, train.seed 0 (%)")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8, loc="lower right")
+    lo = min(left.get_xlim()[0], left.get_ylim()[0])
+    left.plot([lo, 100], [lo, 100], color="0.6", linewidth=0.8, linestyle=":")
+    left.set_title("two trainings of the same architectures", fontsize=9)
+    right.set_title("the supernet against the first training", fontsize=9)
+    return save(fig, path)
+
+
+def params_of(results: dict, keys: Sequence[str]) -> list[dict]:
+    return [dict(results[k]["params"]) for k in keys]
+
+
+def load_replicas(path: Optional[Path], train_seed: int) -> dict:
+    """The replicas cached at `path` (JSON, or gzipped JSON when it ends in .gz, as committed)."""
+    from fwformer.errors import ConfigError
+
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = path.read_bytes()
+        cached = json.loads(gzip.decompress(data) if path.suffix == ".gz" else data)
+        seed, rows = cached["train_seed"], cached["results"]
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"--cache {path} is not a replicas file (`noise --cache FILE` writes one): {err}") from None
+    if seed != train_seed:
+        raise ConfigError(f"--cache {path} holds replicas trained with train.seed={seed}, not --train-seed {train_seed}")
+    return rows
+
+
+def save_replicas(path: Path, train_seed: int, replicas: dict) -> None:
+    from benchmarks.common import write_json
+
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(json.dumps(dict(train_seed=train_seed, results=replicas)).encode(), mtime=0))
+    else:
+        write_json(path, dict(train_seed=train_seed, results=replicas))
