@@ -203,6 +203,7 @@ def interference(args: argparse.Namespace, argv: list[str]) -> None:
 
 def noise(args: argparse.Namespace, argv: list[str]) -> None:
     from benchmarks.search_scale import noise
+    from benchmarks.search_scale.study import scale_study
     from benchmarks.search_scale.summary import pooled_pairs, supernet_label
 
     check_outputs({"--json": args.json, "--cache": args.cache}, {})
@@ -223,9 +224,10 @@ def noise(args: argparse.Namespace, argv: list[str]) -> None:
             cached[key] = row
             noise.save_replicas(args.cache, args.train_seed, cached)
 
-        replicas = noise.replicate(dataset, args.train_seed, noise.params_of(results, keys),
-                                   {k: cached[k] for k in keys if k in cached}, args.jobs, save, log)
-        out.append(dict(noise.noise_rows(dataset, results, replicas, pooled, args.train_seed),
+        replicas = noise.replicate(dataset, args.train_seed, {k: results[k]["params"] for k in keys}, cached,
+                                   args.jobs, save, log)
+        seeds = (int(scale_study(dataset, 1).base.train.seed), args.train_seed)  # the runs' training seed, the replicas'
+        out.append(dict(noise.noise_rows(dataset, results, replicas, pooled, seeds),
                         command=" ".join(["python -m benchmarks.search_scale", *argv]), machine=machine_info()))
         supernet = next(iter(pooled))  # the default supernet (24 epochs, uniform) sorts first
         plots.append(noise.plot(results, replicas, pooled[supernet], supernet_label(supernet),

@@ -46,16 +46,16 @@ def _train_one(dataset: str, train_seed: int, params: dict) -> tuple[str, dict]:
     return _WORKER[(dataset, train_seed)](params)
 
 
-def replicate(dataset: str, train_seed: int, params: Sequence[dict], done: dict, jobs: int,
+def replicate(dataset: str, train_seed: int, wanted: dict[str, dict], done: dict, jobs: int,
               on_row: Callable[[str, dict], None], log: Callable[[str], None]) -> dict:
-    """Architecture key -> its row trained with `train_seed`, for every one of `params` not in `done`
-    (rows by key), `jobs` at a time; `on_row` sees each row as it finishes (to save it)."""
+    """Architecture key -> its row trained with `train_seed`, for every architecture of `wanted` (key ->
+    trial params) not in `done` (key -> row), `jobs` at a time; `on_row` sees each row as it finishes."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    out = dict(done)
-    todo = [p for p in params if not any(r["params"] == p for r in done.values())]
-    log(f"  {len(params) - len(todo)} of {len(params)} replicas cached, training {len(todo)} ({jobs} at a time)")
+    out = {k: done[k] for k in wanted if k in done}
+    todo = [p for k, p in wanted.items() if k not in done]
+    log(f"  {len(out)} of {len(wanted)} replicas cached, training {len(todo)} ({jobs} at a time)")
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_train_one, dataset, train_seed, p) for p in todo]
         for i, future in enumerate(as_completed(futures), 1):
@@ -67,14 +67,20 @@ def replicate(dataset: str, train_seed: int, params: Sequence[dict], done: dict,
     return out
 
 
-def noise_rows(dataset: str, results: dict, replicas: dict, pooled: dict, train_seed: int) -> dict:
-    """The replicas' agreement and the supernets' tau on the same architectures (see the module)."""
+def compared(results: dict, replicas: dict) -> list[str]:
+    """The architectures whose training and replica both finished, sorted."""
+    return sorted(k for k in replicas if not replicas[k]["failed"] and not results[k]["failed"])
+
+
+def noise_rows(dataset: str, results: dict, replicas: dict, pooled: dict, train_seeds: tuple[int, int]) -> dict:
+    """The replicas' agreement and the supernets' tau on the same architectures (see the module);
+    `train_seeds`: the first training's seed and the replicas'."""
     import numpy as np
 
     from benchmarks.search_scale.summary import supernet_label
     from benchmarks.supernet import kendall
 
-    keys = sorted(k for k in replicas if not replicas[k]["failed"] and not results[k]["failed"])
+    keys = compared(results, replicas)
     first = np.array([results[k]["val_acc"] for k in keys])
     second = np.array([replicas[k]["val_acc"] for k in keys])
     T = np.array([results[k]["T"] for k in keys])
@@ -87,27 +93,20 @@ def noise_rows(dataset: str, results: dict, replicas: dict, pooled: dict, train_
     supernets = {}
     for supernet, pairs in pooled.items():
         common = [k for k in keys if k in pairs]
-        if len(common) >= 3:
-            inherited = [pairs[k]["inherited"][0] for k in common]
-            supernets[supernet_label(supernet)] = dict(
-                n=len(common),
-                tau_first_replica=kendall(inherited, [results[k]["val_acc"] for k in common])["tau"],
-                tau_mean_of_replicas=kendall(inherited, [(results[k]["val_acc"] + replicas[k]["val_acc"]) / 2
-                                                         for k in common])["tau"])
-            if all("inherited_loss" in pairs[k] for k in common):  # raw runs from before it was recorded lack it
-                supernets[supernet_label(supernet)]["tau_loss_first_replica"] = kendall(
-                    [-pairs[k]["inherited_loss"] for k in common], [results[k]["val_acc"] for k in common])["tau"]
-    return dict(dataset=dataset, architectures=len(keys), train_seeds=[_first_seed(dataset), train_seed],
+        if len(common) < 3:
+            continue
+        inherited = [pairs[k]["inherited"][0] for k in common]
+        standalone = [results[k]["val_acc"] for k in common]
+        row = supernets[supernet_label(supernet)] = dict(
+            n=len(common), tau_first_replica=kendall(inherited, standalone)["tau"],
+            tau_mean_of_replicas=kendall(inherited, [(a + replicas[k]["val_acc"]) / 2
+                                                     for k, a in zip(common, standalone)])["tau"])
+        if all("inherited_loss" in pairs[k] for k in common):  # raw runs from before it was recorded lack it
+            row["tau_loss_first_replica"] = kendall([-pairs[k]["inherited_loss"] for k in common], standalone)["tau"]
+    return dict(dataset=dataset, architectures=len(keys), train_seeds=list(train_seeds),
                 tau_replicas=agreement, ceiling=ceiling_from_replicas(agreement["tau"]),
                 mean_abs_difference=float(np.abs(first - second).mean()), by_T=by_T, supernets=supernets,
                 replica_cpu_s=float(sum(replicas[k]["cpu_s"] for k in keys)))
-
-
-def _first_seed(dataset: str) -> int:
-    """The training seed the curve cache's rows were trained with (the benchmark study's)."""
-    from benchmarks.search_scale.study import scale_study
-
-    return int(scale_study(dataset, 1).base.train.seed)
 
 
 def table(rows: Sequence[dict]) -> str:
@@ -127,7 +126,7 @@ def plot(results: dict, replicas: dict, pairs: dict, supernet: str, path: Path) 
     val_acc against the first; one colour per T, so the within-T scatter is what to look at."""
     from search.style import PALETTE, new_figure, save
 
-    keys = sorted(k for k in replicas if k in pairs and not replicas[k]["failed"] and not results[k]["failed"])
+    keys = [k for k in compared(results, replicas) if k in pairs]
     fig = new_figure(10.4, 4.4)
     left, right = fig.subplots(1, 2)
     for i, t in enumerate(sorted({results[k]["T"] for k in keys})):
@@ -144,10 +143,6 @@ def plot(results: dict, replicas: dict, pairs: dict, supernet: str, path: Path) 
     left.set_title("two trainings of the same architectures", fontsize=9)
     right.set_title("the supernet against the first training", fontsize=9)
     return save(fig, path)
-
-
-def params_of(results: dict, keys: Sequence[str]) -> list[dict]:
-    return [dict(results[k]["params"]) for k in keys]
 
 
 def load_replicas(path: Optional[Path], train_seed: int) -> dict:

@@ -283,7 +283,7 @@ def test_noise_rows_compare_the_replicas_within_each_T_and_each_supernet_on_the_
     replicas = {k: row(r["val_acc"] + (0.001 if k == "a0" else 0.0), r["T"]) for k, r in results.items()}
     replicas["a7"] = row(0.0, 2) | dict(failed=True)  # a failed replica leaves the comparison
     pairs = {k: dict(key=k, inherited=[-r["val_acc"], 1.0], inherited_loss=r["val_acc"]) for k, r in results.items()}
-    out = noise_rows("digits", results, replicas, {24: pairs, "balanced-e24": {k: pairs[k] for k in ("a1", "a2")}}, 1)
+    out = noise_rows("digits", results, replicas, {24: pairs, "balanced-e24": {k: pairs[k] for k in ("a1", "a2")}}, (0, 1))
     assert out["architectures"] == 7 and out["train_seeds"] == [0, 1]
     assert out["tau_replicas"]["tau"] == pytest.approx(1.0) and out["ceiling"] == pytest.approx(1.0)
     assert out["by_T"]["1"]["n"] == 4 and out["by_T"]["2"]["n"] == 3
