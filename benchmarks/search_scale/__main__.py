@@ -54,6 +54,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     run.add_argument("--cache", type=Path, required=True, help="the curve cache (JSON; reused when present)")
     run.add_argument("--workdir", type=Path, required=True, help="where the supernets are trained")
     run.add_argument("--raw", type=Path, required=True, help="the raw runs (JSON) for `summarise`")
+    run.add_argument("--jobs", type=int, default=1,
+                     help="above 1: the random architectures of `fidelity*` are trained stand-alone in this many "
+                          "worker processes while the supernet trains (CPU-seconds are counted per process, as before)")
     s = sub.add_parser("summarise", help="rows, tables and the plot from raw runs")
     s.add_argument("raw", nargs="+", type=Path)
     s.add_argument("--json", type=Path, default=DEFAULT_JSON)
@@ -73,7 +76,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     noise.add_argument("--jobs", type=int, default=2, help="architectures trained at a time (one thread each)")
     noise.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_scale_noise.json")
     args = p.parse_args(argv)
-    if args.command == "noise" and args.jobs < 1:
+    if args.command in ("noise", "run") and args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, but got {args.jobs}")
     if args.command == "run":
         allowed = [*PER_TRIAL, *SUPERNETS, *ROUNDS, *FIDELITY]
@@ -108,6 +111,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
         raw["results"] = cache.results
         write_json(args.raw, raw)
 
+    background = _train_random_in_background(args, study, cache, log)
     scorers: dict[Any, tuple[Any, float]] = {}
 
     def scorer(name: str, epochs: int) -> tuple[Any, float]:
@@ -119,8 +123,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
 
     for name in args.strategies:  # in the order given: raw runs are written after each
         if name in FIDELITY:  # the same random architectures for every supernet of this seed
+            score = scorer(name, FIDELITY[name])[0]
+            if background is not None:
+                background.join()  # their stand-alone rows are in the cache from here on
+                background = None
             raw["fidelity"][str(supernet_id(name, FIDELITY[name]))] = strategies.random_fidelity(
-                study, cache, scorer(name, FIDELITY[name])[0], args.fidelity, seed=1000 + args.seed)
+                study, cache, score, args.fidelity, seed=1000 + args.seed)
             write_json(args.raw, dict(raw, results=cache.results))
             log(f"  {name}: {args.fidelity} random architectures scored and trained")
         elif name in PER_TRIAL:
@@ -139,6 +147,46 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     raw["results"] = cache.results
     write_json(args.raw, raw)
     log(f"wrote {args.raw}")
+
+
+class _Background:
+    """Stand-alone trainings running in worker processes, fed from a thread; `join` puts their rows
+    in the cache (only then, so that the cache file has one writer at a time)."""
+
+    def __init__(self, cache: Any, work: Any):
+        import threading
+
+        self.cache, self.rows, self.error = cache, {}, None
+
+        def target() -> None:
+            try:
+                work(lambda key, row: self.rows.__setitem__(key, row))
+            except BaseException as err:  # re-raised in the main thread by `join`
+                self.error = err
+
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        self.cache.add(self.rows)
+
+
+def _train_random_in_background(args: argparse.Namespace, study: Any, cache: Any, log: Any) -> Optional[_Background]:
+    """With --jobs above 1 and a `fidelity*` strategy: its random architectures, trained stand-alone in
+    `--jobs` worker processes while the main process goes on (with the supernet's training)."""
+    from benchmarks.search_scale import noise, strategies
+
+    if args.jobs == 1 or not any(name in FIDELITY for name in args.strategies):
+        return None
+    drawn = strategies.random_architectures(study, cache, args.fidelity, seed=1000 + args.seed)
+    wanted = {cache.key(p): p for p in drawn}
+    done = {k: row for k, row in cache.results.items() if row["complete"]}  # a partial curve is trained again
+    seed = int(study.base.train.seed)  # the same training as in this process: rows equal to the last digit
+    return _Background(cache, lambda on_row: noise.replicate(args.dataset, seed, wanted, done, args.jobs, on_row, log,
+                                                              label="stand-alone"))
 
 
 def summarise(args: argparse.Namespace, argv: list[str]) -> None:

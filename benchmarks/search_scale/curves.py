@@ -28,6 +28,12 @@ class CurveCache:
             log(f"  cache: {len(self.results)} architectures from {path}")
         self.datasets = build_datasets(study.base)
 
+    def add(self, rows: dict[str, dict]) -> None:
+        """Rows trained elsewhere (in worker processes), by key; written to the cache file."""
+        self.results.update(rows)
+        if rows and self.path is not None:
+            write_json(self.path, dict(study=self.study.name, results=self.results))
+
     def key(self, params: dict) -> str:
         """The architecture's canonical key, remembered: building a trial config takes a tenth of a second."""
         memo = self.__dict__.setdefault("_keys", {})

@@ -47,22 +47,23 @@ def _train_one(dataset: str, train_seed: int, params: dict) -> tuple[str, dict]:
 
 
 def replicate(dataset: str, train_seed: int, wanted: dict[str, dict], done: dict, jobs: int,
-              on_row: Callable[[str, dict], None], log: Callable[[str], None]) -> dict:
+              on_row: Callable[[str, dict], None], log: Callable[[str], None], label: str = "replica") -> dict:
     """Architecture key -> its row trained with `train_seed`, for every architecture of `wanted` (key ->
-    trial params) not in `done` (key -> row), `jobs` at a time; `on_row` sees each row as it finishes."""
+    trial params) not in `done` (key -> row), `jobs` at a time; `on_row` sees each row as it finishes.
+    `run --jobs` trains its random architectures with this too (`label` names them in the log)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     out = {k: done[k] for k in wanted if k in done}
     todo = [p for k, p in wanted.items() if k not in done]
-    log(f"  {len(out)} of {len(wanted)} replicas cached, training {len(todo)} ({jobs} at a time)")
+    log(f"  {len(out)} of {len(wanted)} {label}s cached, training {len(todo)} ({jobs} at a time)")
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_train_one, dataset, train_seed, p) for p in todo]
         for i, future in enumerate(as_completed(futures), 1):
             key, row = future.result()
             out[key] = row
             on_row(key, row)
-            log(f"    replica {i}/{len(todo)} T{row['T']} {','.join(row['mixers'])}: val_acc "
+            log(f"    {label} {i}/{len(todo)} T{row['T']} {','.join(row['mixers'])}: val_acc "
                 f"{row.get('val_acc', float('nan')):.4f} ({row['cpu_s']:.0f} CPU-s)")
     return out
 

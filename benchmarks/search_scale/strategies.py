@@ -5,9 +5,10 @@ A run is a list of events in the order they happened: `cpu_s` the run's CPU-seco
 """
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from benchmarks.search_scale.curves import CurveCache
 
@@ -208,22 +209,36 @@ def supernet_rounds(study: Any, cache: CurveCache, score: Callable, seed: int, s
 def random_fidelity(study: Any, cache: CurveCache, score: Callable, n: int, seed: int) -> list[dict]:
     """Inherited and stand-alone (val_acc, energy_mj) of `n` architectures drawn uniformly, and the
     inherited val_loss (a finer score than accuracy where few validation images separate paths)."""
-    import random
-
     from search.supernet.evaluate import choice_of
 
-    rng, keys, out = random.Random(seed), set(), []
-    choices = study.space.choices()
-    while len(out) < n:
-        params = {k: rng.choice(v) for k, v in choices.items()}
-        key = cache.key(params)
-        if key in keys:
-            continue
-        keys.add(key)
-        _, row = cache(params)
+    out = []
+    for params in _random_draws(study, cache, seed):
+        if len(out) == n:
+            break
+        key, row = cache(params)
         if row["failed"] or not math.isfinite(row["val_acc"]):
             continue
         inherited = score(choice_of(study.trial_config(params)))
         out.append(dict(key=key, standalone=[row["val_acc"], row["energy_mj"]],
                         inherited=[inherited["val_acc"], inherited["energy_mj"]], inherited_loss=inherited["val_loss"]))
     return out
+
+
+def random_architectures(study: Any, cache: CurveCache, n: int, seed: int) -> list[dict]:
+    """The params of the first `n` architectures `random_fidelity` draws (it draws more only where a
+    training fails), so that they can be trained beforehand, in other processes."""
+    return list(itertools.islice(_random_draws(study, cache, seed), n))
+
+
+def _random_draws(study: Any, cache: CurveCache, seed: int) -> Iterator[dict]:
+    """Architectures drawn uniformly from the space, each distinct one once, in a seeded order."""
+    import random
+
+    rng, keys = random.Random(seed), set()
+    choices = study.space.choices()
+    while True:
+        params = {k: rng.choice(v) for k, v in choices.items()}
+        key = cache.key(params)
+        if key not in keys:
+            keys.add(key)
+            yield params
