@@ -74,6 +74,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     noise.add_argument("--cache", type=Path, required=True,
                        help="the replicas (JSON, gzipped when it ends in .gz; reused when present)")
     noise.add_argument("--jobs", type=int, default=2, help="architectures trained at a time (one thread each)")
+    noise.add_argument("--league", type=Path, default=None,
+                       help="also read the seed replicas of `benchmarks.league`'s JSON (every block one mixer, one T)")
     noise.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_scale_noise.json")
     args = p.parse_args(argv)
     if args.command in ("noise", "run") and args.jobs < 1:
@@ -195,18 +197,24 @@ def summarise(args: argparse.Namespace, argv: list[str]) -> None:
 
     check_outputs({"--json": args.json, "--plot": args.plot}, {})
     raws = _read_raws(args.raw)
-    runs = [r for raw in raws for r in raw["runs"]]
-    results = list({k: v for raw in raws for k, v in raw["results"].items()}.values())
     fidelity = _fidelity(raws)
     epochs_of = {name: supernet_id(name, spec[0]) for name, spec in {**SUPERNETS, **ROUNDS}.items()}
-    study_reference = {d: scale_study(d, 1).reference_point() for d in sorted({r["dataset"] for r in runs})}
-    out = summary.rows(runs, results, fidelity, epochs_of, study_reference)
+    plot_path = args.plot or args.json.with_suffix(".png")
+    out, plots, lines = [], [], []
+    # Per dataset: its own range reference; a dataset with only random architectures (no search run) has no rows.
+    for i, dataset in enumerate(sorted({r["dataset"] for raw in raws for r in raw["runs"]})):
+        runs = [r for raw in raws for r in raw["runs"] if r["dataset"] == dataset]
+        results = list(_results_of(raws, dataset).values())
+        rows = summary.rows(runs, results, fidelity, epochs_of, {dataset: scale_study(dataset, 1).reference_point()})
+        out += rows
+        plots.append(summary.plot(runs, results, plot_path if i == 0 else
+                                  plot_path.with_name(f"{plot_path.stem}_{dataset}{plot_path.suffix}")))
+        lines.append(f"{dataset}: range reference {rows[0]['reference']}, {len(results)} architectures trained")
     write_json(args.json, out)
-    plot = summary.plot(runs, results, args.plot or args.json.with_suffix(".png"))
     print(summary.table(out))
-    print(f"\nrange reference {out[0]['reference']}; {len(results)} architectures trained; "
-          f"commands: {'; '.join(raw['command'] for raw in raws)}; commits "
-          f"{', '.join(sorted({raw['machine']['commit'] for raw in raws}))}\nwrote {args.json} and {plot}")
+    print(f"\n{'; '.join(lines)}; commands: {'; '.join(raw['command'] for raw in raws)}; commits "
+          f"{', '.join(sorted({raw['machine']['commit'] for raw in raws}))}\nwrote {args.json} and "
+          f"{', '.join(map(str, plots))}")
 
 
 def training_free(args: argparse.Namespace, argv: list[str]) -> None:
@@ -255,6 +263,7 @@ def noise(args: argparse.Namespace, argv: list[str]) -> None:
     from benchmarks.search_scale.summary import pooled_pairs, supernet_label
 
     check_outputs({"--json": args.json, "--cache": args.cache}, {})
+    league_runs = _read_league(args.league) if args.league else []
     raws = _read_raws(args.raw)
     fidelity = _fidelity(raws)
     t0 = time.time()
@@ -275,14 +284,33 @@ def noise(args: argparse.Namespace, argv: list[str]) -> None:
         replicas = noise.replicate(dataset, args.train_seed, {k: results[k]["params"] for k in keys}, cached,
                                    args.jobs, save, log)
         seeds = (int(scale_study(dataset, 1).base.train.seed), args.train_seed)  # the runs' training seed, the replicas'
-        out.append(dict(noise.noise_rows(dataset, results, replicas, pooled, seeds),
+        out.append(dict(noise.noise_rows(dataset, results, replicas, pooled, seeds), source="replicas",
                         command=" ".join(["python -m benchmarks.search_scale", *argv]), machine=machine_info()))
         supernet = next(iter(pooled))  # the default supernet (24 epochs, uniform) sorts first
         plots.append(noise.plot(results, replicas, pooled[supernet], supernet_label(supernet),
                                 args.json.with_name(f"{args.json.stem}_{dataset}.png")))
     print(noise.table(out))
+    if league_runs:
+        league = noise.league_agreement(league_runs)
+        print(f"\nseed replicas of {args.league}:\n{noise.league_table(league)}")
+        out += [dict(row, source="league", league=str(args.league)) for row in league]
     write_json(args.json, out)
     print(f"wrote {args.json} and {', '.join(map(str, plots))}")
+
+
+def _read_league(path: Path) -> list[dict]:
+    """The runs of a `benchmarks.league` JSON."""
+    if not path.is_file():
+        raise ConfigError(f"--league {path}: no such file (`python -m benchmarks.league --json FILE` writes one)")
+    need = {"dataset", "mixer", "shortcut", "seed", "val_acc"}
+    try:
+        runs = json.loads(path.read_text())["runs"]
+        complete = bool(runs) and all(need <= set(r) for r in runs)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        complete = False
+    if not complete:
+        raise ConfigError(f"--league {path} is not a league JSON: it needs runs, each with {', '.join(sorted(need))}")
+    return runs
 
 
 def _read_raws(paths: list[Path]) -> list[dict]:

@@ -73,11 +73,11 @@ def interference_rows(dataset: str, results: dict, fidelity: dict) -> list[dict]
 
 
 def table(rows: Sequence[dict]) -> str:
-    lines = ["| supernet epochs | n | tau | split by | share of rank error explained | tau within each group | "
-             "tau, group gap removed (in-sample) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | supernet epochs | n | tau | split by | share of rank error explained | tau within each group | "
+             "tau, group gap removed (in-sample) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for name, s in r["splits"].items():
             within = ", ".join(f"{k} {v['tau']:.2f} (n {v['n']})" for k, v in s["within"].items())
-            lines.append(f"| {r['supernet_epochs']} | {r['architectures']} | {r['kendall_tau']:.2f} | {name} | "
+            lines.append(f"| {r['dataset']} | {r['supernet_epochs']} | {r['architectures']} | {r['kendall_tau']:.2f} | {name} | "
                          f"{s['eta_squared']:.3f} | {within} | {s['tau_gap_removed']:.2f} |")
     return "\n".join(lines)

@@ -110,6 +110,48 @@ def noise_rows(dataset: str, results: dict, replicas: dict, pooled: dict, train_
                 replica_cpu_s=float(sum(replicas[k]["cpu_s"] for k in keys)))
 
 
+def league_agreement(runs: Sequence[dict]) -> list[dict]:
+    """How trainings with different seeds rank the configurations of `benchmarks.league` (every block
+    the same mixer, one T; three seeds each): replicas that cost nothing more to read. One row per
+    dataset, over every configuration and over the spike-shortcut ones alone (the membrane-shortcut
+    rows differ from them systematically, which a ranking of mixers within one convention does not see)."""
+    import itertools
+    import statistics
+
+    from benchmarks.supernet import kendall
+
+    out = []
+    for dataset in sorted({r["dataset"] for r in runs}):
+        for shortcuts in ("all", "spike"):
+            acc: dict = {}
+            for r in runs:
+                if r["dataset"] == dataset and shortcuts in ("all", r["shortcut"]):
+                    acc.setdefault((r["mixer"], r["shortcut"]), {})[r["seed"]] = r["val_acc"]
+            seeds = sorted({seed for by_seed in acc.values() for seed in by_seed})
+            acc = {k: by_seed for k, by_seed in acc.items() if len(by_seed) == len(seeds)}  # a run missing: left out
+            pairs = {f"{a}-{b}": kendall([v[a] for v in acc.values()], [v[b] for v in acc.values()])["tau"]
+                     for a, b in itertools.combinations(seeds, 2)}
+            tau = statistics.fmean(pairs.values())
+            out.append(dict(dataset=dataset, shortcuts=shortcuts, configurations=len(acc), seeds=seeds,
+                            tau_seed_pairs=pairs, tau_replicas=tau, ceiling=ceiling_from_replicas(tau),
+                            sd_across_configurations=statistics.pstdev(statistics.fmean(v[s] for s in seeds)
+                                                                       for v in acc.values()),
+                            sd_within_configuration=statistics.fmean(statistics.stdev(v[s] for s in seeds)
+                                                                     for v in acc.values())))
+    return out
+
+
+def league_table(rows: Sequence[dict]) -> str:
+    lines = ["| dataset | blocks | configurations | tau between seeds (each pair) | mean | ceiling for any score | "
+             "sd across configurations / within one (points) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        pairs = ", ".join(f"{k}: {v:.2f}" for k, v in r["tau_seed_pairs"].items())
+        lines.append(f"| {r['dataset']} | {r['shortcuts']} | {r['configurations']} | {pairs} | {r['tau_replicas']:.2f} | "
+                     f"{r['ceiling']:.2f} | {100 * r['sd_across_configurations']:.2f} / "
+                     f"{100 * r['sd_within_configuration']:.2f} |")
+    return "\n".join(lines)
+
+
 def table(rows: Sequence[dict]) -> str:
     lines = ["| dataset | architectures | tau between replicas | ceiling for any score | within T: tau between "
              "replicas (n) | supernet: tau vs first replica / vs mean of both |", "|---|---|---|---|---|---|"]

@@ -194,6 +194,15 @@ def test_summarise_merges_raw_files_into_the_rows_issue_20_names(study, tmp_path
     assert (tmp_path / "scale.png").stat().st_size > 10_000
     assert "| digits | 1 | tpe+early-stop-energy |" in capsys.readouterr().out
 
+    # Another dataset's random architectures (no search run, far lower accuracy) change no digits row.
+    other = tmp_path / "cifar.json"
+    row = dict(next(iter(cache.results.values())), val_acc=0.1, energy_mj=99.0)
+    other.write_text(json.dumps(dict(command="run", machine=machine_info(), dataset="cifar", seed=0, runs=[],
+                                     fidelity={"24": [dict(key="c", standalone=[0.1, 99.0], inherited=[0.1, 99.0])]},
+                                     results={"c": row})))
+    main(["summarise", *map(str, files), str(other), "--json", str(tmp_path / "with_cifar.json")])
+    assert json.loads((tmp_path / "with_cifar.json").read_text()) == rows
+
 
 def test_the_sparsity_aware_kernel_is_snasnets():
     import torch
@@ -330,3 +339,86 @@ def test_a_replicas_file_reads_back_only_for_the_train_seed_it_was_trained_with(
     path.write_bytes(b"not json")
     with pytest.raises(ConfigError, match="is not a replicas file"):
         load_replicas(path, 1)
+
+
+def test_the_architectures_trained_beforehand_are_the_ones_random_fidelity_scores(study):
+    from benchmarks.search_scale.strategies import random_architectures, random_fidelity
+
+    cache = synthetic_cache(study)
+    drawn = [cache.key(p) for p in random_architectures(study, cache, 5, seed=3)]
+    assert len(set(drawn)) == 5
+    first = cache.study.trial_config(random_architectures(study, cache, 1, seed=3)[0])
+    cache.results[drawn[0]] = dict(mixers=list(first.block_mixers), T=first.T, failed=True, complete=True, cpu_s=1.0)
+
+    def score(choice):
+        return dict(val_acc=0.5, energy_mj=1.0, val_loss=2.0)
+
+    pairs = random_fidelity(study, cache, score, 5, seed=3)
+    scored = [p["key"] for p in pairs]
+    assert scored[:4] == drawn[1:], "the same draws, in order, the failed one skipped"
+    assert len(scored) == 5 and scored[4] not in drawn, "a failed training is replaced by the next draw"
+    assert sorted(k for k, _ in cache.trainings) == sorted(scored), "only the architectures scored were trained"
+
+
+def test_rows_trained_in_the_background_reach_the_cache_only_when_joined(study, tmp_path):
+    import json
+    import threading
+
+    from benchmarks.search_scale.__main__ import _Background
+
+    cache = synthetic_cache(study)
+    cache.path = tmp_path / "cache.json"
+    release = threading.Event()
+
+    def work(on_row):
+        on_row("a", dict(val_acc=0.9, complete=True))
+        release.wait(10)
+
+    background = _Background(cache, work)
+    assert cache.results == {}, "the main thread may be writing the cache meanwhile"
+    release.set()
+    background.join()
+    assert cache.results == {"a": dict(val_acc=0.9, complete=True)}
+    assert json.loads(cache.path.read_text())["results"] == cache.results
+
+    def broken(on_row):
+        raise RuntimeError("a worker died")
+
+    with pytest.raises(RuntimeError, match="a worker died"):
+        _Background(cache, broken).join()
+
+
+def test_the_cifar_setting_is_cifar_small_on_the_shared_subset_at_the_same_space(study, monkeypatch, tmp_path):
+    from benchmarks.search_scale import study as scale
+    from fwformer.errors import ConfigError
+
+    monkeypatch.setattr(scale, "CIFAR_SUBSET", tmp_path / "none.npz")
+    with pytest.raises(ConfigError, match="--dataset cifar needs the CIFAR-10 subset"):
+        scale.scale_study("cifar", 24)
+    monkeypatch.undo()
+    if not scale.CIFAR_SUBSET.is_file():
+        pytest.skip("no ../shared/data/cifar10_train_subset.npz")
+    cifar = scale.scale_study("cifar", 24)
+    assert (cifar.base.img_size, cifar.base.in_channels, cifar.base.embed_dim) == (32, 3, 64)
+    assert cifar.base.data.name == "npz" and cifar.base.train.lr == pytest.approx(2e-3)
+    assert cifar.space.to_dict()["size"] == study.space.to_dict()["size"] == 8_340_544 and cifar.base.depth == study.base.depth == 4
+
+
+def test_the_leagues_seeds_are_read_as_replicas_over_all_configurations_and_each_convention():
+    from benchmarks.search_scale.noise import league_agreement, league_table
+
+    runs = []
+    for i, mixer in enumerate(["a", "b", "c", "d"]):  # the spike rows agree in order across seeds 0 and 1 only
+        for seed in (0, 1, 2):
+            acc = 0.5 + 0.01 * i if seed < 2 else 0.5 - 0.01 * i
+            runs.append(dict(dataset="cifar", mixer=mixer, shortcut="spike", seed=seed, val_acc=acc))
+    runs += [dict(dataset="cifar", mixer="a", shortcut="membrane", seed=s, val_acc=0.9) for s in (0, 1, 2)]
+    runs.append(dict(dataset="cifar", mixer="e", shortcut="spike", seed=0, val_acc=0.7))  # one seed only: left out
+    rows = {r["shortcuts"]: r for r in league_agreement(runs)}
+    spike = rows["spike"]
+    assert spike["configurations"] == 4 and spike["seeds"] == [0, 1, 2] and "mixer e" not in str(spike)
+    assert spike["tau_seed_pairs"] == pytest.approx({"0-1": 1.0, "0-2": -1.0, "1-2": -1.0})
+    assert spike["tau_replicas"] == pytest.approx(-1 / 3) and spike["ceiling"] == 0.0
+    assert rows["all"]["configurations"] == 5 and rows["all"]["tau_replicas"] > spike["tau_replicas"]
+    assert spike["sd_within_configuration"] > 0 and rows["all"]["sd_across_configurations"] > spike["sd_across_configurations"]
+    assert "| cifar | spike | 4 | 0-1: 1.00, 0-2: -1.00, 1-2: -1.00 | -0.33 | 0.00 |" in league_table(list(rows.values()))

@@ -64,12 +64,18 @@ def test_evaluate_a_missing_checkpoint(workdir, capsys):
      "'{dir}/a-file' is not a folder"),
     ("benchmarks.search_scale.__main__", ["run", "--strategies", "tpe", "smac", "--cache", "c.json", "--workdir", "w",
                                           "--raw", "r.json"], "--strategies: unknown smac; allowed: tpe,"),
+    ("benchmarks.search_scale.__main__", ["run", "--jobs", "0", "--cache", "c.json", "--workdir", "w", "--raw", "r.json"],
+     "--jobs must be >= 1, but got 0"),
     ("benchmarks.search_scale.__main__", ["summarise", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
     ("benchmarks.search_scale.__main__", ["training-free", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
     ("benchmarks.search_scale.__main__", ["interference", "{dir}/none.json"], "no raw runs file {dir}/none.json"),
     ("benchmarks.search_scale.__main__", ["noise", "{dir}/none.json", "--cache", "c.json", "--jobs", "0"],
      "--jobs must be >= 1, but got 0"),
     ("benchmarks.search_scale.__main__", ["noise", "{dir}/none.json", "--cache", "c.json"], "no raw runs file {dir}/none.json"),
+    ("benchmarks.search_scale.__main__", ["noise", "{dir}/a-file", "--cache", "c.json", "--league", "{dir}/none.json"],
+     "--league {dir}/none.json: no such file"),
+    ("benchmarks.search_scale.__main__", ["noise", "{dir}/a-file", "--cache", "c.json", "--league", "{dir}/a-file"],
+     "--league {dir}/a-file is not a league JSON: it needs runs"),
     ("benchmarks.search_scale.__main__", ["summarise", "{dir}/a-file", "--json", "{dir}/s.json"], "{dir}/a-file is not a raw runs file (JSON"),
 ])
 def test_benchmark_outputs(module, argv, expected, workdir, capsys):
