@@ -153,26 +153,20 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
 
 class _Background:
     """Stand-alone trainings running in worker processes, fed from a thread; `join` puts their rows
-    in the cache (only then, so that the cache file has one writer at a time)."""
+    in the cache (only then, so that the cache file has one writer at a time) and re-raises a failure."""
 
     def __init__(self, cache: Any, work: Any):
-        import threading
+        from concurrent.futures import ThreadPoolExecutor
 
-        self.cache, self.rows, self.error = cache, {}, None
-
-        def target() -> None:
-            try:
-                work(lambda key, row: self.rows.__setitem__(key, row))
-            except BaseException as err:  # re-raised in the main thread by `join`
-                self.error = err
-
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
+        self.cache, self.rows = cache, {}
+        self.pool = ThreadPoolExecutor(1)
+        self.future = self.pool.submit(work, self.rows.__setitem__)
 
     def join(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+        try:
+            self.future.result()
+        finally:
+            self.pool.shutdown()
         self.cache.add(self.rows)
 
 
