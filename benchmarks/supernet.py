@@ -79,18 +79,19 @@ def random_architectures(study, n: int, seed: int = 0) -> list[dict]:
     return out
 
 
-def train_supernets(study, variants: list[tuple[str, int]], workdir: Path, log) -> dict:
-    """{(sampling, epochs): (checkpoint dir, CPU-s)}; a finished one in `workdir` is not trained again."""
+def train_supernets(study, variants: list[tuple], workdir: Path, log) -> dict:
+    """{variant: (checkpoint dir, CPU-s)} for each variant (sampling, epochs) or (sampling, epochs,
+    candidate_lr); a finished one in `workdir` is not trained again."""
     import dataclasses
 
     from search.supernet.training import train_supernet, trained_epochs, training_config
 
     out = {}
-    for sampling, epochs in variants:
-        n = dataclasses.replace(study.search.supernet, sampling=sampling, epochs=epochs)
-        variant = dataclasses.replace(study, search=dataclasses.replace(study.search, supernet=n))
-        cfg = training_config(variant)
-        folder = workdir / f"supernet-{sampling}-e{epochs}"
+    for variant in variants:
+        sampling, epochs, lr = (*variant, 1.0)[:3]
+        n = dataclasses.replace(study.search.supernet, sampling=sampling, epochs=epochs, candidate_lr=lr)
+        cfg = training_config(dataclasses.replace(study, search=dataclasses.replace(study.search, supernet=n)))
+        folder = workdir / (f"supernet-{sampling}-e{epochs}" + (f"-lr{lr:g}" if lr != 1.0 else ""))
         cost_file = folder / "cpu_s.json"
         done, planned = trained_epochs(folder)
         if not (planned and done >= planned and cost_file.is_file()):
@@ -99,8 +100,8 @@ def train_supernets(study, variants: list[tuple[str, int]], workdir: Path, log) 
                                                               f"loss {m['train_loss']:.3f}") and False,
                            num_threads=1)
             cost_file.write_text(json.dumps({"cpu_s": time.process_time() - cpu}))
-        out[(sampling, epochs)] = (folder, json.loads(cost_file.read_text())["cpu_s"])
-        log(f"  supernet {sampling} e{epochs}: {out[(sampling, epochs)][1]:.0f} CPU-s")
+        out[variant] = (folder, json.loads(cost_file.read_text())["cpu_s"])
+        log(f"  supernet {folder.name}: {out[variant][1]:.0f} CPU-s")
     return out
 
 

@@ -105,8 +105,11 @@ class SuperBlock(ResidualBlock):
 
 class Supernet(nn.Module):
     def __init__(self, base: Config, block_choices: Sequence[Sequence[str]], T_choices: Sequence[int], *,
-                 sampling: str = "uniform", seed: int = 0):
+                 sampling: str = "uniform", seed: int = 0, candidate_lr: float = 1.0):
         super().__init__()
+        if not candidate_lr > 0:
+            raise ConfigError(f"a supernet's candidate_lr must be > 0, but got {candidate_lr}")
+        self.candidate_lr = float(candidate_lr)
         block_choices = [list(dict.fromkeys(c)) for c in block_choices]
         if not block_choices or any(not c for c in block_choices) or not T_choices:
             raise ConfigError("a supernet needs at least one block, one mixer per block and one T")
@@ -175,6 +178,12 @@ class Supernet(nn.Module):
 
     def set_extra_state(self, state: dict) -> None:
         self.steps = int(state["steps"])
+
+    def lr_scale(self, name: str) -> float:
+        """The learning-rate multiplier of parameter `name` (`fwformer.train.param_groups` reads it): a
+        candidate mixer is trained only on the steps whose path holds it (1 in m, m its block's
+        candidates), so `candidate_lr` above 1 lets it move as far in fewer steps; shared weights: 1."""
+        return self.candidate_lr if MIXER_KEY.match(name) else 1.0
 
     # ---- running ----------------------------------------------------------------------------------
     @property

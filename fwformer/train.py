@@ -84,10 +84,19 @@ def mixing_in_epoch(tc: Any, epoch: int) -> bool:
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on matrices and kernels only; biases and norm scales are left alone (timm, nanoGPT)."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    rest = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    """Weight decay on matrices and kernels only; biases and norm scales are left alone (timm, nanoGPT).
+
+    A model with `lr_scale(name)` (a supernet's candidate mixers) gets its scaled parameters in groups
+    of their own, whose `lr_scale` multiplies the schedule's learning rate at every step; the groups
+    at scale 1 come first, as they always were (a checkpoint's optimizer state loads into them)."""
+    scale_of = getattr(model, "lr_scale", None)
+    groups: dict[tuple[bool, float], list] = {(True, 1.0): [], (False, 1.0): []}  # (decayed, lr scale)
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            groups.setdefault((p.dim() >= 2, float(scale_of(name)) if scale_of else 1.0), []).append(p)
+    return [{"params": params, "weight_decay": weight_decay if decayed else 0.0,
+             **({"lr_scale": scale} if scale != 1.0 else {})}
+            for (decayed, scale), params in groups.items() if params or scale == 1.0]
 
 
 def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -239,7 +248,7 @@ def _train_epoch(run: _Run, epoch: int) -> dict[str, Any]:
     for step, (x, y) in enumerate(islice(iter(run.train_loader), run.steps_per_epoch)):
         lr = lr_at(epoch * run.steps_per_epoch + step, **run.schedule)
         for group in run.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         if mixing:
             x, target = mix_batch(x, y, cfg.num_classes, mixup=tc.mixup, cutmix=tc.cutmix)
         else:

@@ -3,6 +3,7 @@ rejected with their key path), and the checks of meaning that types cannot expre
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -65,6 +66,7 @@ class SupernetConfig:
 
     epochs: Optional[int] = None  # supernet training epochs; null: 4 x train.epochs (BENCHMARKS.md)
     sampling: str = "uniform"  # uniform (SPOS) | balanced (each candidate once per cycle, FairNAS's counts)
+    candidate_lr: float = 1.0  # learning-rate multiplier of the candidate mixers' weights (shared ones: 1)
     # 100 and 6: the best front of the measured grid on the quickstart (BENCHMARKS.md "Cost to a front").
     candidates: int = 100  # distinct sub-networks the sampler proposes and the supernet scores
     confirm: int = 6  # k: the best architectures of the supernet's front, trained stand-alone as trials
@@ -160,6 +162,9 @@ def check_supernet(n: SupernetConfig) -> None:
     if n.sampling not in SAMPLING:
         raise ConfigError(f"search.supernet.sampling must be one of: {', '.join(SAMPLING)}, but got '{n.sampling}'"
                           f"{closest(n.sampling, SAMPLING)}")
+    if not (math.isfinite(n.candidate_lr) and n.candidate_lr > 0):  # OmegaConf has checked it is a number
+        raise ConfigError(f"search.supernet.candidate_lr must be a number > 0 (1: the shared weights' rate), "
+                          f"but got {n.candidate_lr!r}")
     if n.confirm < 1:
         raise ConfigError(f"search.supernet.confirm must be >= 1, but got {n.confirm}")
     if n.candidates < n.confirm:

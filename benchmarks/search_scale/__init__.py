@@ -11,7 +11,8 @@
 `study.py` builds the study (fw_pareto's space on digits with `tiny`, or on the shared CIFAR-10
 subset with `cifar-small`), `curves.py` trains each
 architecture once and keeps its per-epoch curve and CPU cost, `strategies.py` replays every search
-strategy on those curves, `summary.py` turns the runs into the result rows, the tables and the plot;
+strategy on those curves (`fewshot.py` the sub-supernets of the few-shot split by T), `summary.py`
+turns the runs into the result rows, the tables and the plot;
 `snasnet.py` (SNASNet's training-free score), `interference.py` (what a few-shot split by one
 block could fix) and `noise.py` (the same architectures trained again with another seed: how well
 stand-alone accuracy ranks them itself, the ceiling of any score's tau) work on the random

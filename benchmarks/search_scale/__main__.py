@@ -17,14 +17,20 @@ DEFAULT_JSON = REPO / "benchmarks" / "results" / "search_scale.json"
 #: name -> (supernet epochs, candidates scored, k confirmed); "supernet" is the strategy's defaults
 #: (4 x train.epochs, 100, 6).
 SUPERNETS = {"supernet": (24, 100, 6), "supernet-c200-k12": (24, 200, 12), "supernet-e48": (48, 100, 6),
-             "supernet-e48-c200-k12": (48, 200, 12), "supernet-e96": (96, 100, 6), "supernet-balanced": (24, 100, 6)}
+             "supernet-e48-c200-k12": (48, 200, 12), "supernet-e96": (96, 100, 6), "supernet-balanced": (24, 100, 6),
+             "supernet-split-T": (24, 100, 6)}
 #: name -> (supernet epochs, candidates scored, rounds, confirmed per round): confirmation in rounds,
 #: each round's choice made on scores corrected by what the rounds before measured.
 ROUNDS = {"supernet-rounds": (24, 200, 4, 3)}
 #: name -> supernet epochs: inherited against stand-alone accuracy of random architectures, per supernet.
-FIDELITY = {"fidelity": 24, "fidelity-e48": 48, "fidelity-e96": 96, "fidelity-balanced": 24}
+FIDELITY = {"fidelity": 24, "fidelity-e48": 48, "fidelity-e96": 96, "fidelity-balanced": 24,
+            "fidelity-lr0.25": 24, "fidelity-lr4": 24, "fidelity-lr16": 24, "fidelity-split-T": 24}
 #: The strategies whose supernet draws paths with `balanced` sampling (FairNAS's count fairness); the rest `uniform`.
 BALANCED = {"supernet-balanced", "fidelity-balanced"}
+#: name -> `search.supernet.candidate_lr` of its supernet (the candidate mixers' learning-rate multiplier); the rest 1.
+CANDIDATE_LR = {"fidelity-lr0.25": 0.25, "fidelity-lr4": 4.0, "fidelity-lr16": 16.0}
+#: name -> epochs each sub-supernet of the few-shot split by T (`fewshot.py`) trains on top of its supernet.
+SPLIT_T = {"fidelity-split-T": 6, "supernet-split-T": 6}
 #: name -> (early-stopping rule, grace epochs; None: the study's 2 of 6, fw_pareto's 10 of 50 scaled)
 PER_TRIAL = {"tpe": (None, None), "tpe+early-stop-energy": ("energy", None), "tpe+early-stop-median": ("median", None),
              "tpe+early-stop-energy-g1": ("energy", 1)}
@@ -35,10 +41,12 @@ def sampling_of(name: str) -> str:
 
 
 def supernet_id(name: str, epochs: int) -> Any:
-    """How raw runs name a strategy's supernet: its epochs for `uniform` sampling (as before
-    `balanced` was measured), else e.g. 'balanced-e24'."""
-    sampling = sampling_of(name)
-    return epochs if sampling == "uniform" else f"{sampling}-e{epochs}"
+    """How raw runs name a strategy's supernet: its epochs for `uniform` sampling at candidate_lr 1
+    (as before the others were measured), else e.g. 'balanced-e24' or 'uniform-e24-lr4'."""
+    sampling, lr, split = sampling_of(name), CANDIDATE_LR.get(name, 1.0), SPLIT_T.get(name)
+    if sampling == "uniform" and lr == 1.0 and split is None:
+        return epochs
+    return f"{sampling}-e{epochs}" + (f"-lr{lr:g}" if lr != 1.0 else "") + (f"-splitT{split}" if split else "")
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -94,7 +102,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     from benchmarks.search_scale import strategies
     from benchmarks.search_scale.curves import CurveCache
     from benchmarks.search_scale.study import scale_study
-    from benchmarks.supernet import scorer_of, train_supernets
 
     check_outputs({"--raw": args.raw, "--cache": args.cache}, {"--workdir": args.workdir})
     torch.set_num_threads(1)  # CPU-seconds then count the work, not the machine's other jobs
@@ -117,11 +124,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     scorers: dict[Any, tuple[Any, float]] = {}
 
     def scorer(name: str, epochs: int) -> tuple[Any, float]:
-        sampling = sampling_of(name)
-        if (sampling, epochs) not in scorers:
-            (folder, cpu), = train_supernets(study, [(sampling, epochs)], args.workdir, log).values()
-            scorers[(sampling, epochs)] = (scorer_of(study, folder, study.search.supernet), cpu)
-        return scorers[(sampling, epochs)]
+        variant = (sampling_of(name), epochs, CANDIDATE_LR.get(name, 1.0), SPLIT_T.get(name))
+        if variant not in scorers:
+            scorers[variant] = _trained_scorer(study, variant, args.workdir, log)
+        return scorers[variant]
 
     for name in args.strategies:  # in the order given: raw runs are written after each
         if name in FIDELITY:  # the same random architectures for every supernet of this seed
@@ -149,6 +155,23 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     raw["results"] = cache.results
     write_json(args.raw, raw)
     log(f"wrote {args.raw}")
+
+
+def _trained_scorer(study: Any, variant: tuple, workdir: Path, log: Any) -> tuple[Any, float]:
+    """(scorer, CPU-seconds of the training behind it) of a supernet variant (sampling, epochs,
+    candidate_lr, epochs of the few-shot split by T or None), trained in `workdir` unless it is there."""
+    from benchmarks.supernet import scorer_of, train_supernets
+
+    *supernet, split_epochs = variant
+    (folder, cpu), = train_supernets(study, [tuple(supernet)], workdir, log).values()
+    if split_epochs is None:
+        return scorer_of(study, folder, study.search.supernet), cpu
+    from benchmarks.search_scale.fewshot import ByT, train_split
+    from search.supernet.training import load_supernet
+
+    split = train_split(folder, load_supernet(folder)[1], split_epochs, workdir, log)
+    score = ByT({T: scorer_of(study, sub, study.search.supernet) for T, (sub, _) in split.items()})
+    return score, cpu + sum(c for _, c in split.values())
 
 
 class _Background:

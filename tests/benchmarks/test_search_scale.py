@@ -313,16 +313,18 @@ def test_the_replicas_plot_draws_every_architecture_of_both_panels(tmp_path):
     assert path.stat().st_size > 10_000
 
 
-def test_a_balanced_supernet_is_named_apart_from_the_uniform_one_of_the_same_epochs():
+def test_balanced_and_candidate_lr_supernets_are_named_apart_from_the_uniform_one_of_the_same_epochs():
     from benchmarks.search_scale.__main__ import _fidelity, supernet_id
     from benchmarks.search_scale.summary import pooled_pairs, supernet_label
 
     assert supernet_id("fidelity", 24) == 24 and supernet_id("supernet-balanced", 24) == "balanced-e24"
+    assert supernet_id("fidelity-lr4", 24) == "uniform-e24-lr4"
     raws = [dict(dataset="digits", seed=0, fidelity={"24": [dict(key="a")], "balanced-e24": [dict(key="b")],
-                                                      "48": [dict(key="c")]})]
+                                                      "48": [dict(key="c")], "uniform-e24-lr4": [dict(key="d")]})]
     pooled = pooled_pairs(_fidelity(raws), "digits")
-    assert list(pooled) == [24, 48, "balanced-e24"]
-    assert [supernet_label(s) for s in pooled] == ["supernet e24", "supernet e48", "supernet balanced-e24"]
+    assert list(pooled) == [24, 48, "balanced-e24", "uniform-e24-lr4"]
+    assert [supernet_label(s) for s in pooled] == ["supernet e24", "supernet e48", "supernet balanced-e24",
+                                                   "supernet uniform-e24-lr4"]
 
 
 @pytest.mark.parametrize("suffix", [".json", ".json.gz"])
