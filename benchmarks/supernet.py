@@ -84,7 +84,7 @@ def train_supernets(study, variants: list[tuple], workdir: Path, log) -> dict:
     candidate_lr); a finished one in `workdir` is not trained again."""
     import dataclasses
 
-    from search.supernet.training import train_supernet, trained_epochs, training_config
+    from search.supernet.training import train_supernet, training_config
 
     out = {}
     for variant in variants:
@@ -92,29 +92,36 @@ def train_supernets(study, variants: list[tuple], workdir: Path, log) -> dict:
         n = dataclasses.replace(study.search.supernet, sampling=sampling, epochs=epochs, candidate_lr=lr)
         cfg = training_config(dataclasses.replace(study, search=dataclasses.replace(study.search, supernet=n)))
         folder = workdir / (f"supernet-{sampling}-e{epochs}" + (f"-lr{lr:g}" if lr != 1.0 else ""))
-        cost_file = folder / "cpu_s.json"
-        done, planned = trained_epochs(folder)
-        if not (planned and done >= planned and cost_file.is_file()):
-            cpu = time.process_time()
-            train_supernet(cfg, folder, report=lambda m: log(f"    supernet {sampling} e{epochs}: epoch {m['epoch']} "
-                                                              f"loss {m['train_loss']:.3f}") and False,
-                           num_threads=1)
-            cost_file.write_text(json.dumps({"cpu_s": time.process_time() - cpu}))
-        out[variant] = (folder, json.loads(cost_file.read_text())["cpu_s"])
+        report = lambda m: log(f"    supernet {sampling} e{epochs}: epoch {m['epoch']} loss {m['train_loss']:.3f}") and False  # noqa: E731
+        out[variant] = (folder, trained_once(folder, lambda: train_supernet(cfg, folder, report=report, num_threads=1)))
         log(f"  supernet {folder.name}: {out[variant][1]:.0f} CPU-s")
     return out
 
 
-def scorer_of(study, folder: Path, settings):
+def trained_once(folder: Path, train: Callable[[], Any]) -> float:
+    """The CPU-seconds the training in `folder` took: `train()` runs (and continues a checkpoint
+    there) unless the folder holds a finished training and its cost (`cpu_s.json`)."""
+    from search.supernet.training import trained_epochs
+
+    cost_file = folder / "cpu_s.json"
+    done, planned = trained_epochs(folder)
+    if not (planned and done >= planned and cost_file.is_file()):
+        cpu = time.process_time()
+        train()
+        cost_file.write_text(json.dumps({"cpu_s": time.process_time() - cpu}))
+    return json.loads(cost_file.read_text())["cpu_s"]
+
+
+def scorer_of(study, folder: Path, settings, datasets: Optional[tuple] = None):
+    """The `SubnetScorer` of the supernet in `folder` (`datasets`: its data, when already built)."""
     import torch
 
+    from fwformer.data import build_datasets
     from search.supernet.evaluate import SubnetScorer
     from search.supernet.training import load_supernet
 
     supernet, cfg, _ = load_supernet(folder)
-    from fwformer.data import build_datasets
-
-    return SubnetScorer(supernet, cfg, build_datasets(cfg), device=torch.device("cpu"),
+    return SubnetScorer(supernet, cfg, datasets or build_datasets(cfg), device=torch.device("cpu"),
                         calibration_batches=settings.calibration_batches, val_batches=settings.val_batches,
                         metrics=study.metric_names)
 

@@ -167,10 +167,13 @@ def _trained_scorer(study: Any, variant: tuple, workdir: Path, log: Any) -> tupl
     if split_epochs is None:
         return scorer_of(study, folder, study.search.supernet), cpu
     from benchmarks.search_scale.fewshot import ByT, train_split
+    from fwformer.data import build_datasets
     from search.supernet.training import load_supernet
 
-    split = train_split(folder, load_supernet(folder)[1], split_epochs, workdir, log)
-    score = ByT({T: scorer_of(study, sub, study.search.supernet) for T, (sub, _) in split.items()})
+    parent_cfg = load_supernet(folder)[1]
+    split = train_split(folder, parent_cfg, split_epochs, workdir, log)
+    datasets = build_datasets(parent_cfg)  # once for the sub-supernets: the parent's data
+    score = ByT({T: scorer_of(study, sub, study.search.supernet, datasets) for T, (sub, _) in split.items()})
     return score, cpu + sum(c for _, c in split.values())
 
 

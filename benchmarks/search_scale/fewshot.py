@@ -14,8 +14,6 @@ parameters (the supernet has no T-specific ones), so each is a `Supernet` over o
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,22 +46,17 @@ def from_parent(parent: Path) -> Callable[[Any], Any]:
 
 def train_split(parent: Path, parent_cfg: Any, epochs: int, workdir: Path, log: Callable[[str], None]) -> dict:
     """{T: (sub-supernet folder, CPU-s)} over the parent's T choices; a finished one is not trained again."""
+    from benchmarks.supernet import trained_once
     from fwformer.train import train
-    from search.supernet.training import trained_epochs
 
     out = {}
     for T in parent_cfg.provenance["supernet"]["T"]:
         cfg = split_config(parent_cfg, T, epochs)
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, num_threads=1))
         folder = workdir / f"{parent.name}-splitT{epochs}" / f"T{T}"
-        cost_file = folder / "cpu_s.json"
-        done, planned = trained_epochs(folder)
-        if not (planned and done >= planned and cost_file.is_file()):
-            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, num_threads=1))
-            cpu = time.process_time()
-            train(cfg, out_dir=folder, resume=True, progress=False, model_factory=from_parent(parent),
-                  report=lambda m, T=T: log(f"    sub-supernet T{T}: epoch {m['epoch']} loss {m['train_loss']:.3f}") and False)
-            cost_file.write_text(json.dumps({"cpu_s": time.process_time() - cpu}))
-        out[T] = (folder, json.loads(cost_file.read_text())["cpu_s"])
+        report = lambda m, T=T: log(f"    sub-supernet T{T}: epoch {m['epoch']} loss {m['train_loss']:.3f}") and False  # noqa: E731
+        out[T] = (folder, trained_once(folder, lambda: train(cfg, out_dir=folder, resume=True, progress=False,
+                                                             model_factory=from_parent(parent), report=report)))
         log(f"  sub-supernet T{T}: {out[T][1]:.0f} CPU-s")
     return out
 

@@ -217,6 +217,10 @@ def test_the_few_shot_split_by_T_fine_tunes_one_sub_supernet_per_T_from_the_trai
     trainings = sum("epoch" in line for line in lines)
     assert train_split(root / "straight", cfg, 1, tmp_path, lines.append) == split
     assert sum("epoch" in line for line in lines) == trainings, "a finished sub-supernet is not trained again"
+    other = split_config(cfg, 1, 1)  # a sub-supernet over other candidates cannot take these weights
+    other.provenance["supernet"]["blocks"] = [["ssa"], ["ssa"]]
+    with pytest.raises(ValueError, match="not its parent's: missing .*unexpected .*blocks.0.mixers.1"):
+        from_parent(root / "straight")(other)
     seen = []
     score = ByT({1: lambda c: seen.append((1, c.T)) or {}, 2: lambda c: seen.append((2, c.T)) or {}})
     score(Choice(("ssa", "fft2d"), 2)), score(Choice(("ssa", "fft2d"), 1))
