@@ -80,19 +80,21 @@ def random_architectures(study, n: int, seed: int = 0) -> list[dict]:
 
 
 def train_supernets(study, variants: list[tuple], workdir: Path, log) -> dict:
-    """{variant: (checkpoint dir, CPU-s)} for each variant (sampling, epochs) or (sampling, epochs,
-    candidate_lr); a finished one in `workdir` is not trained again."""
+    """{variant: (checkpoint dir, CPU-s)} for each variant (sampling, epochs[, candidate_lr[, distill[,
+    batchnorm]]]); a finished one in `workdir` is not trained again."""
     import dataclasses
 
     from search.supernet.training import train_supernet, training_config
 
     out = {}
     for variant in variants:
-        sampling, epochs, lr = (*variant, 1.0)[:3]
-        n = dataclasses.replace(study.search.supernet, sampling=sampling, epochs=epochs, candidate_lr=lr)
+        sampling, epochs, lr, distill, norm = (*variant, *(1.0, "none", "shared")[len(variant) - 2:])
+        n = dataclasses.replace(study.search.supernet, sampling=sampling, epochs=epochs, candidate_lr=lr,
+                                distill=distill, batchnorm=norm)
         cfg = training_config(dataclasses.replace(study, search=dataclasses.replace(study.search, supernet=n)))
-        folder = workdir / (f"supernet-{sampling}-e{epochs}" + (f"-lr{lr:g}" if lr != 1.0 else ""))
-        report = lambda m: log(f"    supernet {sampling} e{epochs}: epoch {m['epoch']} loss {m['train_loss']:.3f}") and False  # noqa: E731
+        folder = workdir / (f"supernet-{sampling}-e{epochs}" + (f"-lr{lr:g}" if lr != 1.0 else "")
+                            + (f"-{distill}" if distill != "none" else "") + (f"-bn{norm}" if norm != "shared" else ""))
+        report = lambda m, name=folder.name: log(f"    {name}: epoch {m['epoch']} loss {m['train_loss']:.3f}") and False  # noqa: E731
         out[variant] = (folder, trained_once(folder, lambda: train_supernet(cfg, folder, report=report, num_threads=1)))
         log(f"  supernet {folder.name}: {out[variant][1]:.0f} CPU-s")
     return out

@@ -23,6 +23,11 @@ A path (`Choice`: one mixer per block and a T) is active at a time:
   validation pass sees the same random paths: a monitor of the supernet, not a sub-network's score.
 
 `recalibrate_batchnorm(model, batches)` re-estimates the statistics of the BatchNorms that run.
+
+Two training options, both off by default (BENCHMARKS.md measured neither better): `distill=
+"inplace"` makes a training step's loss the best path so far on the labels plus the sampled path
+on its predictions (`training_loss`, `supernet_distill.py`); `batchnorm="per-T"` holds every
+BatchNorm once per T choice, the active path's T choosing the copy (`supernet_bn.py`).
 """
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ import dataclasses
 import random
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import torch
 from torch import nn
@@ -40,9 +45,14 @@ from fwformer.config import Config, validate
 from fwformer.errors import ConfigError
 from fwformer.model import (ResidualBlock, SpikingTransformer, build_model, classify, initialise, lif_options,
                             make_mixer, make_mlp, make_sps, neuron_options)
-from fwformer.neurons import make_lif
+from fwformer.neurons import make_lif, reset_state
+from fwformer.supernet_bn import BATCHNORM, split_by_T, standalone_key
+from fwformer.supernet_distill import REFRESH, BestSoFar, distillation_loss
 
 SAMPLING = ("uniform", "balanced")
+#: How a training step's loss is formed: `none` (the sampled path on the labels, SPOS) or `inplace`
+#: (the best path so far on the labels, the sampled path on its predictions: `supernet_distill.py`).
+DISTILL = ("none", "inplace")
 #: A candidate mixer's state key: block index, candidate index, the mixer's own key.
 MIXER_KEY = re.compile(r"^blocks\.(\d+)\.mixers\.(\d+)\.(.*)$")
 
@@ -105,10 +115,15 @@ class SuperBlock(ResidualBlock):
 
 class Supernet(nn.Module):
     def __init__(self, base: Config, block_choices: Sequence[Sequence[str]], T_choices: Sequence[int], *,
-                 sampling: str = "uniform", seed: int = 0, candidate_lr: float = 1.0):
+                 sampling: str = "uniform", seed: int = 0, candidate_lr: float = 1.0, distill: str = "none",
+                 batchnorm: str = "shared"):
         super().__init__()
         if not candidate_lr > 0:
             raise ConfigError(f"a supernet's candidate_lr must be > 0, but got {candidate_lr}")
+        if distill not in DISTILL:
+            raise ConfigError(f"a supernet's distill must be one of: {', '.join(DISTILL)}, but got '{distill}'")
+        if batchnorm not in BATCHNORM:
+            raise ConfigError(f"a supernet's batchnorm must be one of: {', '.join(BATCHNORM)}, but got '{batchnorm}'")
         self.candidate_lr = float(candidate_lr)
         block_choices = [list(dict.fromkeys(c)) for c in block_choices]
         if not block_choices or any(not c for c in block_choices) or not T_choices:
@@ -125,12 +140,19 @@ class Supernet(nn.Module):
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
         initialise(self, cfg.init)
         self.T_choices = sorted(dict.fromkeys(int(t) for t in T_choices))
+        self.batchnorm = batchnorm
+        # After initialise: every T's copy starts from the same values (and the shared weights are drawn as before).
+        self.per_T_norms = split_by_T(self, len(self.T_choices)) if batchnorm == "per-T" else []
         self.sampler = PathSampler(block_choices, self.T_choices, scheme=sampling, seed=seed)
         self.eval_sampler = PathSampler(block_choices, self.T_choices, scheme="uniform", seed=seed + 1)
         self.steps = 0  # training forwards that drew a path (saved as extra state)
         self._eval_steps = 0
         self.pinned: Optional[Choice] = None
         self.current = Choice(tuple(cfg.mixers), cfg.T)
+        self.distill = distill
+        self.best_so_far = (BestSoFar([len(c) for c in block_choices] + [len(self.T_choices)])
+                            if distill == "inplace" else None)
+        self.teacher: Optional[Choice] = None  # in-place distillation's teacher, chosen every REFRESH steps
 
     # ---- choosing the path ----------------------------------------------------------------------
     @property
@@ -150,6 +172,8 @@ class Supernet(nn.Module):
     def _activate(self, choice: Choice) -> None:
         for name, block in zip(choice.mixers, self.blocks):
             block.active = block.names.index(name)
+        for norm in self.per_T_norms:
+            norm.index = self.T_choices.index(choice.T)
         self.current = choice
 
     def pin(self, choice: Optional[Choice]) -> None:
@@ -174,16 +198,48 @@ class Supernet(nn.Module):
         return super().train(mode)
 
     def get_extra_state(self) -> dict:
-        return {"steps": int(self.steps)}
+        state: dict = {"steps": int(self.steps)}
+        if self.best_so_far is not None:  # a resumed training then picks the same teachers
+            state["distill"] = dict(self.best_so_far.state(), teacher=self._picks(self.teacher) if self.teacher else None)
+        return state
 
     def set_extra_state(self, state: dict) -> None:
         self.steps = int(state["steps"])
+        if self.best_so_far is not None and "distill" in state:
+            self.best_so_far.load(state["distill"])
+            picks = state["distill"]["teacher"]
+            self.teacher = self._choice_of(picks) if picks is not None else None
+
+    def _picks(self, choice: Choice) -> list[int]:
+        return [b.names.index(n) for n, b in zip(choice.mixers, self.blocks)] + [self.T_choices.index(choice.T)]
+
+    def _choice_of(self, picks: Sequence[int]) -> Choice:
+        return Choice(tuple(b.names[p] for b, p in zip(self.blocks, picks[:-1])), self.T_choices[picks[-1]])
 
     def lr_scale(self, name: str) -> float:
         """The learning-rate multiplier of parameter `name` (`fwformer.train.param_groups` reads it): a
         candidate mixer is trained only on the steps whose path holds it (1 in m, m its block's
         candidates), so `candidate_lr` above 1 lets it move as far in fewer steps; shared weights: 1."""
         return self.candidate_lr if MIXER_KEY.match(name) else 1.0
+
+    def training_loss(self, x: torch.Tensor, logits: torch.Tensor, target: torch.Tensor,
+                      criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """The loss of a training step whose forward of `x` gave `logits` (`fwformer.train` calls it;
+        `criterion` is the step's loss on the labels): that loss, or with `distill: inplace` the best
+        path so far on the labels plus the sampled path on the teacher's predictions."""
+        loss = criterion(logits, target)
+        if self.best_so_far is None or self.pinned is not None:
+            return loss
+        student = self.current
+        self.best_so_far.credit(self._picks(student), loss)
+        if self.teacher is None or self.steps % REFRESH == 0:
+            self.teacher = self._choice_of(self.best_so_far.best())
+        if self.teacher == student:
+            return loss
+        reset_state(self)  # the teacher's forward starts from rest, as every forward does
+        with self.use(self.teacher):
+            teacher_logits = self(x)
+        return distillation_loss(logits, teacher_logits, target, criterion)
 
     # ---- running ----------------------------------------------------------------------------------
     @property
@@ -219,7 +275,8 @@ class Supernet(nn.Module):
         index = {i: block.names.index(name) for i, (name, block) in enumerate(zip(choice.mixers, self.blocks))}
         out = {}
         for key, value in self.state_dict().items():
-            if key.endswith("_extra_state"):
+            key = standalone_key(key, self.T_choices.index(choice.T))
+            if key is None or key.endswith("_extra_state"):  # another T's BatchNorm copy; the step count
                 continue
             m = MIXER_KEY.match(key)
             if m is None:
@@ -242,6 +299,9 @@ class Supernet(nn.Module):
         return sum(v.numel() for k, v in self.state_dict().items() if k in names and self._on_path(k, choice))
 
     def _on_path(self, key: str, choice: Choice) -> bool:
+        key = standalone_key(key, self.T_choices.index(choice.T))
+        if key is None:
+            return False
         m = MIXER_KEY.match(key)
         return m is None or self.blocks[int(m.group(1))].names[int(m.group(2))] == choice.mixers[int(m.group(1))]
 

@@ -242,6 +242,11 @@ def _train_epoch(run: _Run, epoch: int) -> dict[str, Any]:
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
+    own_loss = getattr(model, "training_loss", None)
+
+    def criterion(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), target, label_smoothing=tc.label_smoothing)
+
     bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {epoch + 1}/{run.epochs}", disable=not run.show, leave=False,
                dynamic_ncols=True)
     start = time.perf_counter()
@@ -257,7 +262,8 @@ def _train_epoch(run: _Run, epoch: int) -> dict[str, Any]:
             x = run.erase(x)
         with autocast(device, run.amp):
             logits = model(x)  # [B, classes]; x is [B, C, H, W] or [T, B, C, H, W]
-        loss = F.cross_entropy(logits.float(), target, label_smoothing=tc.label_smoothing)
+            # A model may form its own loss from the labels' (a supernet's in-place distillation).
+            loss = own_loss(x, logits, target, criterion) if own_loss else criterion(logits, target)
         loss.backward()
         if tc.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)

@@ -6,7 +6,7 @@ import dataclasses
 import math
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from fwformer.config import Config, DataConfig, EnergyConfig, TrainConfig
 from fwformer.errors import ConfigError, closest
@@ -67,6 +67,8 @@ class SupernetConfig:
     epochs: Optional[int] = None  # supernet training epochs; null: 4 x train.epochs (BENCHMARKS.md)
     sampling: str = "uniform"  # uniform (SPOS) | balanced (each candidate once per cycle, FairNAS's counts)
     candidate_lr: float = 1.0  # learning-rate multiplier of the candidate mixers' weights (shared ones: 1)
+    distill: str = "none"  # none | inplace (the best path so far teaches the sampled one; fwformer/supernet_distill.py)
+    batchnorm: str = "shared"  # shared | per-T (every BatchNorm once per T choice; fwformer/supernet_bn.py)
     # 100 and 6: the best front of the measured grid on the quickstart (BENCHMARKS.md "Cost to a front").
     candidates: int = 100  # distinct sub-networks the sampler proposes and the supernet scores
     confirm: int = 6  # k: the best architectures of the supernet's front, trained stand-alone as trials
@@ -113,17 +115,19 @@ class StudyConfig:
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
 
 
+def one_of(key: str, value: str, allowed: Sequence[str]) -> None:
+    """ConfigError naming `key`, the allowed values and the closest one, unless `value` is allowed."""
+    if value not in allowed:
+        raise ConfigError(f"{key} must be one of: {', '.join(allowed)}, but got '{value}'{closest(value, allowed)}")
+
+
 def check(s: SearchConfig, r: ResourcesConfig, objectives: list) -> None:
     if s.trials < 1:
         raise ConfigError(f"search.trials must be >= 1, but got {s.trials}")
     if s.max_concurrent < 1:
         raise ConfigError(f"search.max_concurrent must be >= 1, but got {s.max_concurrent}")
-    if s.sampler not in SAMPLERS:
-        raise ConfigError(f"search.sampler must be one of: {', '.join(SAMPLERS)}, but got '{s.sampler}'"
-                          f"{closest(s.sampler, SAMPLERS)}")
-    if s.strategy not in STRATEGIES:
-        raise ConfigError(f"search.strategy must be one of: {', '.join(STRATEGIES)}, but got '{s.strategy}'"
-                          f"{closest(s.strategy, STRATEGIES)}")
+    one_of("search.sampler", s.sampler, SAMPLERS)
+    one_of("search.strategy", s.strategy, STRATEGIES)
     check_supernet(s.supernet)
     e = s.early_stop
     if e.grace_epochs < 1:
@@ -155,13 +159,14 @@ def check(s: SearchConfig, r: ResourcesConfig, objectives: list) -> None:
 
 
 def check_supernet(n: SupernetConfig) -> None:
-    from fwformer.supernet import SAMPLING
+    from fwformer.supernet import DISTILL, SAMPLING
+    from fwformer.supernet_bn import BATCHNORM
 
     if n.epochs is not None and n.epochs < 1:
         raise ConfigError(f"search.supernet.epochs must be >= 1 or null (4 x train.epochs), but got {n.epochs}")
-    if n.sampling not in SAMPLING:
-        raise ConfigError(f"search.supernet.sampling must be one of: {', '.join(SAMPLING)}, but got '{n.sampling}'"
-                          f"{closest(n.sampling, SAMPLING)}")
+    one_of("search.supernet.sampling", n.sampling, SAMPLING)
+    one_of("search.supernet.distill", n.distill, DISTILL)
+    one_of("search.supernet.batchnorm", n.batchnorm, BATCHNORM)
     if not (math.isfinite(n.candidate_lr) and n.candidate_lr > 0):  # OmegaConf has checked it is a number
         raise ConfigError(f"search.supernet.candidate_lr must be a number > 0 (1: the shared weights' rate), "
                           f"but got {n.candidate_lr!r}")

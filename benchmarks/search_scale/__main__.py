@@ -18,17 +18,23 @@ DEFAULT_JSON = REPO / "benchmarks" / "results" / "search_scale.json"
 #: (4 x train.epochs, 100, 6).
 SUPERNETS = {"supernet": (24, 100, 6), "supernet-c200-k12": (24, 200, 12), "supernet-e48": (48, 100, 6),
              "supernet-e48-c200-k12": (48, 200, 12), "supernet-e96": (96, 100, 6), "supernet-balanced": (24, 100, 6),
-             "supernet-split-T": (24, 100, 6)}
+             "supernet-split-T": (24, 100, 6), "supernet-distill": (24, 100, 6),
+             "supernet-bn-per-T": (24, 100, 6)}
 #: name -> (supernet epochs, candidates scored, rounds, confirmed per round): confirmation in rounds,
 #: each round's choice made on scores corrected by what the rounds before measured.
 ROUNDS = {"supernet-rounds": (24, 200, 4, 3)}
 #: name -> supernet epochs: inherited against stand-alone accuracy of random architectures, per supernet.
 FIDELITY = {"fidelity": 24, "fidelity-e48": 48, "fidelity-e96": 96, "fidelity-balanced": 24,
-            "fidelity-lr0.25": 24, "fidelity-lr4": 24, "fidelity-lr16": 24, "fidelity-split-T": 24}
+            "fidelity-lr0.25": 24, "fidelity-lr4": 24, "fidelity-lr16": 24, "fidelity-split-T": 24,
+            "fidelity-distill": 24, "fidelity-bn-per-T": 24, "fidelity-balanced-e48": 48}
 #: The strategies whose supernet draws paths with `balanced` sampling (FairNAS's count fairness); the rest `uniform`.
-BALANCED = {"supernet-balanced", "fidelity-balanced"}
+BALANCED = {"supernet-balanced", "fidelity-balanced", "fidelity-balanced-e48"}
 #: name -> `search.supernet.candidate_lr` of its supernet (the candidate mixers' learning-rate multiplier); the rest 1.
 CANDIDATE_LR = {"fidelity-lr0.25": 0.25, "fidelity-lr4": 4.0, "fidelity-lr16": 16.0}
+#: The strategies whose supernet trains with in-place distillation from the best path so far (`distill: inplace`).
+DISTILLED = {"fidelity-distill", "supernet-distill"}
+#: The strategies whose supernet holds every BatchNorm once per T (`batchnorm: per-T`).
+PER_T_BN = {"fidelity-bn-per-T", "supernet-bn-per-T"}
 #: name -> epochs each sub-supernet of the few-shot split by T (`fewshot.py`) trains on top of its supernet.
 SPLIT_T = {"fidelity-split-T": 6, "supernet-split-T": 6}
 #: name -> (early-stopping rule, grace epochs; None: the study's 2 of 6, fw_pareto's 10 of 50 scaled)
@@ -40,13 +46,24 @@ def sampling_of(name: str) -> str:
     return "balanced" if name in BALANCED else "uniform"
 
 
+def distill_of(name: str) -> str:
+    return "inplace" if name in DISTILLED else "none"
+
+
+def batchnorm_of(name: str) -> str:
+    return "per-T" if name in PER_T_BN else "shared"
+
+
 def supernet_id(name: str, epochs: int) -> Any:
     """How raw runs name a strategy's supernet: its epochs for `uniform` sampling at candidate_lr 1
-    (as before the others were measured), else e.g. 'balanced-e24' or 'uniform-e24-lr4'."""
+    (as before the others were measured), else e.g. 'balanced-e24', 'uniform-e24-lr4', 'uniform-e24-inplace'
+    or 'uniform-e24-bnper-T'."""
     sampling, lr, split = sampling_of(name), CANDIDATE_LR.get(name, 1.0), SPLIT_T.get(name)
-    if sampling == "uniform" and lr == 1.0 and split is None:
+    distill, norm = distill_of(name), batchnorm_of(name)
+    if sampling == "uniform" and lr == 1.0 and split is None and distill == "none" and norm == "shared":
         return epochs
-    return f"{sampling}-e{epochs}" + (f"-lr{lr:g}" if lr != 1.0 else "") + (f"-splitT{split}" if split else "")
+    return (f"{sampling}-e{epochs}" + (f"-lr{lr:g}" if lr != 1.0 else "") + (f"-{distill}" if distill != "none" else "")
+            + (f"-bn{norm}" if norm != "shared" else "") + (f"-splitT{split}" if split else ""))
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -124,7 +141,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     scorers: dict[Any, tuple[Any, float]] = {}
 
     def scorer(name: str, epochs: int) -> tuple[Any, float]:
-        variant = (sampling_of(name), epochs, CANDIDATE_LR.get(name, 1.0), SPLIT_T.get(name))
+        variant = (sampling_of(name), epochs, CANDIDATE_LR.get(name, 1.0), distill_of(name), batchnorm_of(name),
+                   SPLIT_T.get(name))
         if variant not in scorers:
             scorers[variant] = _trained_scorer(study, variant, args.workdir, log)
         return scorers[variant]
@@ -159,7 +177,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
 
 def _trained_scorer(study: Any, variant: tuple, workdir: Path, log: Any) -> tuple[Any, float]:
     """(scorer, CPU-seconds of the training behind it) of a supernet variant (sampling, epochs,
-    candidate_lr, epochs of the few-shot split by T or None), trained in `workdir` unless it is there."""
+    candidate_lr, distill, batchnorm, epochs of the few-shot split by T or None), trained in `workdir` unless it is there."""
     from benchmarks.supernet import scorer_of, train_supernets
 
     *supernet, split_epochs = variant

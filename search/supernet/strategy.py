@@ -67,7 +67,9 @@ class SupernetStrategy:
         done, planned = trained_epochs(self.dir)
         spec = self.cfg.provenance["supernet"]
         params = {"epochs": self.cfg.train.epochs, "sampling": spec["sampling"], "T": spec["T"],
-                  "candidate_lr": spec.get("candidate_lr", 1.0), "blocks": spec["blocks"], "checkpoint": str(self.dir)}
+                  "candidate_lr": spec.get("candidate_lr", 1.0), "distill": spec.get("distill", "none"),
+                  "batchnorm": spec.get("batchnorm", "shared"),
+                  "blocks": spec["blocks"], "checkpoint": str(self.dir)}
         trained = bool(planned) and done >= planned
         previous = optuna_study.user_attrs.get(RUN_ATTR)
         run = log.open_supernet_run(

@@ -4,7 +4,8 @@ A supernet is trained by `fwformer.train.train` like any model (the study's data
 settings, `search.supernet.epochs` epochs, a checkpoint after every epoch, resume), with the model
 built by `fwformer.supernet.Supernet` from the space. Its training config carries what decides its
 weights in `provenance.supernet` (the candidates of every block, the T choices, the sampling, the
-candidates' learning-rate multiplier when it is not 1), so
+candidates' learning-rate multiplier when it is not 1, the distillation and per-T BatchNorm when
+set), so
 `train`'s resume check and the reuse check below compare them like any other config key.
 
 Where: `search.supernet.checkpoint` when the study names one (a trained supernet to reuse), else
@@ -39,6 +40,10 @@ def training_config(study: Any) -> Config:
     spec = {"blocks": [list(c) for c in space.block_choices], "T": list(space.T), "sampling": n.sampling}
     if n.candidate_lr != 1.0:  # only then: the key (and the resume check) of every supernet trained before stays
         spec["candidate_lr"] = float(n.candidate_lr)
+    if n.distill != "none":
+        spec["distill"] = n.distill
+    if n.batchnorm != "shared":
+        spec["batchnorm"] = n.batchnorm
     return dataclasses.replace(
         base, name=f"{study.name}-supernet", depth=space.depth, mixers=[c[0] for c in space.block_choices],
         T=max(space.T), train=dataclasses.replace(base.train, epochs=supernet_epochs(study), cooldown_epochs=0),
@@ -79,7 +84,8 @@ def build_supernet(cfg: Config):
 
     spec = spec_of(cfg)
     return Supernet(cfg, spec["blocks"], spec["T"], sampling=spec["sampling"], seed=int(cfg.train.seed),
-                    candidate_lr=float(spec.get("candidate_lr", 1.0)))
+                    candidate_lr=float(spec.get("candidate_lr", 1.0)), distill=spec.get("distill", "none"),
+                    batchnorm=spec.get("batchnorm", "shared"))
 
 
 def train_supernet(cfg: Config, out_dir: Path, *, report: Callable[[dict], Optional[bool]],

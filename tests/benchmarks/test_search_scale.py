@@ -318,7 +318,10 @@ def test_balanced_and_candidate_lr_supernets_are_named_apart_from_the_uniform_on
     from benchmarks.search_scale.summary import pooled_pairs, supernet_label
 
     assert supernet_id("fidelity", 24) == 24 and supernet_id("supernet-balanced", 24) == "balanced-e24"
+    assert supernet_id("fidelity-balanced-e48", 48) == "balanced-e48"
     assert supernet_id("fidelity-lr4", 24) == "uniform-e24-lr4"
+    assert supernet_id("fidelity-distill", 24) == supernet_id("supernet-distill", 24) == "uniform-e24-inplace"
+    assert supernet_id("fidelity-bn-per-T", 24) == supernet_id("supernet-bn-per-T", 24) == "uniform-e24-bnper-T"
     raws = [dict(dataset="digits", seed=0, fidelity={"24": [dict(key="a")], "balanced-e24": [dict(key="b")],
                                                       "48": [dict(key="c")], "uniform-e24-lr4": [dict(key="d")]})]
     pooled = pooled_pairs(_fidelity(raws), "digits")

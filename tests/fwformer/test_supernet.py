@@ -9,6 +9,7 @@ from fwformer.engine import reset_state
 from fwformer.errors import ConfigError
 from fwformer.model import count_parameters
 from fwformer.supernet import Choice, PathSampler, Supernet, recalibrate_batchnorm
+from subnets import assert_same_logits
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +41,6 @@ def test_subnetwork_computes_exactly_what_a_standalone_model_with_its_weights_co
         for training in (True, False):  # batch statistics, then running statistics
             assert_same_logits(supernet, model, choice, x, training)
     supernet.eval()
-
-
-def assert_same_logits(supernet, model, choice, x, training: bool) -> None:
-    supernet.train(training)
-    model.train(training)
-    with torch.no_grad(), supernet.use(choice):
-        ours = supernet(x)
-        reset_state(supernet)
-    with torch.no_grad():
-        theirs = model(x)
-        reset_state(model)
-    assert torch.equal(ours, theirs), (choice, training)
 
 
 def test_gradients_reach_only_the_active_path(supernet, names):

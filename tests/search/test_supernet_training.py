@@ -54,6 +54,32 @@ def test_resumed_supernet_training_ends_with_the_uninterrupted_runs_weights_and_
         train_supernet(other, tmp_path / "resumed", report=lambda m: False, datasets=datasets)
 
 
+def test_a_distilled_supernet_resumes_to_the_uninterrupted_runs_weights_and_teacher(tmp_path):
+    """With distill: inplace the teacher and the loss averages are part of the checkpoint: a training
+    stopped after epoch 1 and resumed ends where the straight one does; the key names the distillation."""
+    from fwformer.checkpoint import load_checkpoint
+    from fwformer.data import build_datasets
+    from search.study import load_study
+    from search.supernet.training import supernet_key, train_supernet, training_config
+
+    path = write_study(tmp_path)
+    plain = training_config(load_study(path))
+    cfg = training_config(load_study(path, ["search.supernet.distill=inplace"]))
+    assert "distill" not in plain.provenance["supernet"] and cfg.provenance["supernet"]["distill"] == "inplace"
+    assert supernet_key(plain) != supernet_key(cfg)
+    datasets = build_datasets(cfg)
+    train_supernet(cfg, tmp_path / "straight", report=lambda m: False, datasets=datasets)
+    train_supernet(cfg, tmp_path / "resumed", report=lambda m: m["epoch"] == 1, datasets=datasets)
+    assert load_checkpoint(tmp_path / "resumed")["epoch"] == 1
+    train_supernet(cfg, tmp_path / "resumed", report=lambda m: False, datasets=datasets)
+    a, b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "resumed")
+    assert a["model"]["_extra_state"] == b["model"]["_extra_state"]
+    assert a["model"]["_extra_state"]["distill"]["teacher"] is not None
+    for key, value in a["model"].items():
+        if torch.is_tensor(value):
+            assert torch.equal(value, b["model"][key]), key
+
+
 def test_reuse_needs_a_finished_supernet_of_the_same_space_model_and_data(trained, study, tmp_path):
     from search.study import load_study
     from search.supernet.training import check_reusable
@@ -85,6 +111,8 @@ def test_reuse_needs_a_finished_supernet_of_the_same_space_model_and_data(traine
     ("search.supernet.candidate_lr=0", r"search.supernet.candidate_lr must be a number > 0 .*but got 0"),
     ("search.supernet.candidate_lr=-2", r"search.supernet.candidate_lr must be a number > 0 .*but got -2"),
     ("search.supernet.candidate_lr=.nan", r"search.supernet.candidate_lr must be a number > 0 .*but got nan"),
+    ("search.supernet.distill=kd", "search.supernet.distill must be one of: none, inplace, but got 'kd'"),
+    ("search.supernet.batchnorm=perT", "search.supernet.batchnorm must be one of: shared, per-T, but got 'perT'"),
     ("search.strategy=one-shot", "search.strategy must be one of: trials, supernet"),
 ])
 def test_a_study_the_supernet_cannot_run_is_one_clear_error(tmp_path, override, match):
