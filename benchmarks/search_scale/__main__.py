@@ -19,7 +19,7 @@ DEFAULT_JSON = REPO / "benchmarks" / "results" / "search_scale.json"
 SUPERNETS = {"supernet": (24, 100, 6), "supernet-c200-k12": (24, 200, 12), "supernet-e48": (48, 100, 6),
              "supernet-e48-c200-k12": (48, 200, 12), "supernet-e96": (96, 100, 6), "supernet-balanced": (24, 100, 6),
              "supernet-split-T": (24, 100, 6), "supernet-distill": (24, 100, 6),
-             "supernet-bn-per-T": (24, 100, 6)}
+             "supernet-bn-per-T": (24, 100, 6), "supernet-balanced-e48": (48, 100, 6)}
 #: name -> (supernet epochs, candidates scored, rounds, confirmed per round): confirmation in rounds,
 #: each round's choice made on scores corrected by what the rounds before measured.
 ROUNDS = {"supernet-rounds": (24, 200, 4, 3)}
@@ -28,7 +28,7 @@ FIDELITY = {"fidelity": 24, "fidelity-e48": 48, "fidelity-e96": 96, "fidelity-ba
             "fidelity-lr0.25": 24, "fidelity-lr4": 24, "fidelity-lr16": 24, "fidelity-split-T": 24,
             "fidelity-distill": 24, "fidelity-bn-per-T": 24, "fidelity-balanced-e48": 48}
 #: The strategies whose supernet draws paths with `balanced` sampling (FairNAS's count fairness); the rest `uniform`.
-BALANCED = {"supernet-balanced", "fidelity-balanced", "fidelity-balanced-e48"}
+BALANCED = {"supernet-balanced", "fidelity-balanced", "fidelity-balanced-e48", "supernet-balanced-e48"}
 #: name -> `search.supernet.candidate_lr` of its supernet (the candidate mixers' learning-rate multiplier); the rest 1.
 CANDIDATE_LR = {"fidelity-lr0.25": 0.25, "fidelity-lr4": 4.0, "fidelity-lr16": 16.0}
 #: The strategies whose supernet trains with in-place distillation from the best path so far (`distill: inplace`).
@@ -242,12 +242,14 @@ def summarise(args: argparse.Namespace, argv: list[str]) -> None:
     # Per dataset: its own range reference; a dataset with only random architectures (no search run) has no rows.
     for i, dataset in enumerate(sorted({r["dataset"] for raw in raws for r in raw["runs"]})):
         runs = [r for raw in raws for r in raw["runs"] if r["dataset"] == dataset]
-        results = list(_results_of(raws, dataset).values())
-        rows = summary.rows(runs, results, fidelity, epochs_of, {dataset: scale_study(dataset, 1).reference_point()})
+        results = _results_of(raws, dataset)
+        ranging = [results[k] for k in summary.reference_keys(runs, fidelity, dataset)]
+        rows = summary.rows(runs, ranging, fidelity, epochs_of, {dataset: scale_study(dataset, 1).reference_point()})
         out += rows
-        plots.append(summary.plot(runs, results, plot_path if i == 0 else
+        plots.append(summary.plot(runs, ranging, plot_path if i == 0 else
                                   plot_path.with_name(f"{plot_path.stem}_{dataset}{plot_path.suffix}")))
-        lines.append(f"{dataset}: range reference {rows[0]['reference']}, {len(results)} architectures trained")
+        lines.append(f"{dataset}: range reference {rows[0]['reference']} (over {len(ranging)} of the "
+                     f"{len(results)} architectures trained)")
     write_json(args.json, out)
     print(summary.table(out))
     print(f"\n{'; '.join(lines)}; commands: {'; '.join(raw['command'] for raw in raws)}; commits "

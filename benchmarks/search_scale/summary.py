@@ -1,7 +1,9 @@
 """From replayed runs to `search_scale.json`'s rows, the markdown tables and the plot.
 
-Hypervolumes are at the range reference point: the worst val_acc and the largest energy_mj any
-architecture of these runs measured. The study's reference (accuracy 0 and energy at firing rate 1
+Hypervolumes are at the range reference point: the worst val_acc and the largest energy_mj that
+the baseline's trainings and the random architectures measured (`reference_keys`): what the space
+spans, the same for every strategy, so adding a strategy whose confirmed architectures fall outside
+it does not move the reference of the others. The study's reference (accuracy 0 and energy at firing rate 1
 of the space's costliest model) saturates, every front covers nearly all of it, so it is reported
 beside (`*_study_ref`) but decides nothing. The baseline is per-trial TPE of the same seed.
 """
@@ -11,6 +13,13 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 DIRECTIONS = ("maximize", "minimize")
+
+
+def reference_keys(runs: Sequence[dict], fidelity: dict, dataset: str) -> set[str]:
+    """The architectures that define the range reference of `dataset`: every one the baseline (`tpe`)
+    runs trained and every random architecture of the rank-fidelity draws."""
+    keys = {e["key"] for r in runs if r["strategy"] == "tpe" for e in r["events"] if e["key"] is not None}
+    return keys | {p["key"] for (ds, _, _), pairs in fidelity.items() if ds == dataset for p in pairs}
 
 
 def range_reference(results: Sequence[dict]) -> list[float]:

@@ -149,6 +149,21 @@ def test_summary_rows_reach_95_percent_where_the_curve_does(study):
     assert (stop["compute_to_95_s"] is None) == (stop["hypervolume"] < 0.95 * base["hypervolume"])
 
 
+def test_the_range_reference_is_the_baselines_and_the_random_architectures_only():
+    """A strategy's confirmed architecture below everything the baseline and the random draw measured
+    does not move the reference the other strategies' hypervolumes are taken at."""
+    from benchmarks.search_scale import summary
+
+    runs = [dict(strategy="tpe", events=[dict(key="a"), dict(key=None)]),
+            dict(strategy="supernet-x", events=[dict(key="worse")])]
+    fidelity = {("digits", 0, 24): [dict(key="r")], ("cifar", 0, 24): [dict(key="elsewhere")]}
+    keys = summary.reference_keys(runs, fidelity, "digits")
+    assert keys == {"a", "r"}
+    results = {"a": dict(val_acc=0.9, energy_mj=1.0, failed=False), "r": dict(val_acc=0.8, energy_mj=3.0, failed=False),
+               "worse": dict(val_acc=0.1, energy_mj=9.0, failed=False)}
+    assert summary.range_reference([results[k] for k in keys]) == [0.8, 3.0]
+
+
 def test_confirmation_rounds_correct_the_scores_with_what_was_measured():
     from benchmarks.search_scale.strategies import corrected
 
