@@ -140,7 +140,6 @@ class Supernet(nn.Module):
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
         initialise(self, cfg.init)
         self.T_choices = sorted(dict.fromkeys(int(t) for t in T_choices))
-        self.batchnorm = batchnorm
         # After initialise: every T's copy starts from the same values (and the shared weights are drawn as before).
         self.per_T_norms = split_by_T(self, len(self.T_choices)) if batchnorm == "per-T" else []
         self.sampler = PathSampler(block_choices, self.T_choices, scheme=sampling, seed=seed)
@@ -149,7 +148,6 @@ class Supernet(nn.Module):
         self._eval_steps = 0
         self.pinned: Optional[Choice] = None
         self.current = Choice(tuple(cfg.mixers), cfg.T)
-        self.distill = distill
         self.best_so_far = (BestSoFar([len(c) for c in block_choices] + [len(self.T_choices)])
                             if distill == "inplace" else None)
         self.teacher: Optional[Choice] = None  # in-place distillation's teacher, chosen every REFRESH steps
@@ -172,8 +170,9 @@ class Supernet(nn.Module):
     def _activate(self, choice: Choice) -> None:
         for name, block in zip(choice.mixers, self.blocks):
             block.active = block.names.index(name)
+        T_index = self.T_choices.index(choice.T)
         for norm in self.per_T_norms:
-            norm.index = self.T_choices.index(choice.T)
+            norm.index = T_index
         self.current = choice
 
     def pin(self, choice: Optional[Choice]) -> None:
@@ -273,9 +272,9 @@ class Supernet(nn.Module):
         """The weights (and BN statistics) of `choice`, under a stand-alone model's names."""
         self.check_choice(choice)
         index = {i: block.names.index(name) for i, (name, block) in enumerate(zip(choice.mixers, self.blocks))}
-        out = {}
+        out, T_index = {}, self.T_choices.index(choice.T)
         for key, value in self.state_dict().items():
-            key = standalone_key(key, self.T_choices.index(choice.T))
+            key = standalone_key(key, T_index)
             if key is None or key.endswith("_extra_state"):  # another T's BatchNorm copy; the step count
                 continue
             m = MIXER_KEY.match(key)
