@@ -69,8 +69,10 @@ def test_a_node_lost_mid_trial_is_retried_from_its_checkpoint_on_the_other_node(
     try:
         address = wait_for(cluster, "address ", 300).split("address ")[-1].split()[0]
         assert address.startswith("127.0.0.1:")
-        budget, epochs = 2, 4
-        (tmp_path / "cluster.yaml").write_text(STUDY.format(name="cluster", epochs=epochs, steps=12, trials=budget))
+        # Trial 0 must outlive its first checkpoint by more than a node takes to join and be killed
+        # (on a fast CPU 4 short epochs did not: trial 0 finished and trial 1 was the one killed).
+        budget, epochs = 2, 20
+        (tmp_path / "cluster.yaml").write_text(STUDY.format(name="cluster", epochs=epochs, steps=30, trials=budget))
         storage = tmp_path / "shared-storage"
         search = start(tmp_path, "--study", "cluster.yaml", "--address", address, "--storage-path", str(storage))
         # Once the first trial has a checkpoint in the shared storage, a second node joins and the
