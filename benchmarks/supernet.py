@@ -95,22 +95,40 @@ def train_supernets(study, variants: list[tuple], workdir: Path, log) -> dict:
         folder = workdir / (f"supernet-{sampling}-e{epochs}" + (f"-lr{lr:g}" if lr != 1.0 else "")
                             + (f"-{distill}" if distill != "none" else "") + (f"-bn{norm}" if norm != "shared" else ""))
         report = lambda m, name=folder.name: log(f"    {name}: epoch {m['epoch']} loss {m['train_loss']:.3f}") and False  # noqa: E731
-        out[variant] = (folder, trained_once(folder, lambda: train_supernet(cfg, folder, report=report, num_threads=1)))
+        out[variant] = (folder, trained_once(folder, lambda on_epoch: train_supernet(
+            cfg, folder, report=lambda m: on_epoch(m) or report(m), num_threads=1)))
         log(f"  supernet {folder.name}: {out[variant][1]:.0f} CPU-s")
     return out
 
 
-def trained_once(folder: Path, train: Callable[[], Any]) -> float:
-    """The CPU-seconds the training in `folder` took: `train()` runs (and continues a checkpoint
-    there) unless the folder holds a finished training and its cost (`cpu_s.json`)."""
+def trained_once(folder: Path, train: Callable[[Callable[[dict], None]], Any]) -> float:
+    """The CPU-seconds the training in `folder` took, over every run that trained it: `train(on_epoch)`
+    runs (and continues a checkpoint there) unless the folder holds a finished training and its cost.
+
+    `train` calls `on_epoch(metrics)` after each epoch's checkpoint; the cost so far is written then
+    (`cpu_s.json`: CPU-seconds and epochs), so a training stopped and continued later, in another
+    process or session, is charged both parts. An epoch checkpointed but not yet costed when the
+    process died is charged the mean epoch of those costed; the epoch under way when it died is
+    trained again and not charged (what a search that resumed it would not pay twice either)."""
     from search.supernet.training import trained_epochs
 
     cost_file = folder / "cpu_s.json"
     done, planned = trained_epochs(folder)
-    if not (planned and done >= planned and cost_file.is_file()):
-        cpu = time.process_time()
-        train()
-        cost_file.write_text(json.dumps({"cpu_s": time.process_time() - cpu}))
+    ledger = json.loads(cost_file.read_text()) if cost_file.is_file() else None
+    if ledger is not None and "epochs" not in ledger:  # written only at the end, before the ledger had epochs
+        ledger["epochs"] = done
+    if planned and done >= planned and ledger is not None and ledger["epochs"] >= done:
+        return ledger["cpu_s"]
+    before, costed = (ledger["cpu_s"], ledger["epochs"]) if ledger and 0 < ledger["epochs"] <= done else (0.0, 0)
+    before += (done - costed) * (before / costed) if costed else 0.0
+    start = time.process_time()
+
+    def on_epoch(metrics: dict) -> None:
+        write_json(cost_file, {"cpu_s": before + time.process_time() - start, "epochs": int(metrics["epoch"])})
+
+    train(on_epoch)
+    final = trained_epochs(folder)[0]
+    write_json(cost_file, {"cpu_s": before + time.process_time() - start, "epochs": final})
     return json.loads(cost_file.read_text())["cpu_s"]
 
 

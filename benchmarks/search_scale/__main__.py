@@ -102,7 +102,20 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     noise.add_argument("--league", type=Path, default=None,
                        help="also read the seed replicas of `benchmarks.league`'s JSON (every block one mixer, one T)")
     noise.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "search_scale_noise.json")
+    prog = sub.add_parser("progress", help="a TPE baseline still under way, replayed from its curve cache without "
+                                           "training, against the one-shot runs of the same dataset and seed")
+    prog.add_argument("raw", nargs="*", type=Path,
+                      help="raw runs files: their one-shot runs of this dataset and seed are compared, their random "
+                           "architectures widen the range reference")
+    prog.add_argument("--dataset", choices=sorted(DATASETS), default="cifar")
+    prog.add_argument("--seed", type=int, default=0)
+    prog.add_argument("--trials", type=int, default=120, help="the baseline's budget (fw_pareto's: 120)")
+    prog.add_argument("--cache", type=Path, required=True, help="the curve cache that `run --strategies tpe` is filling")
+    prog.add_argument("--json", type=Path, default=None,
+                      help="default: benchmarks/results/search_scale_progress/<dataset>_seed<seed>.json (and .png)")
     args = p.parse_args(argv)
+    if args.command == "progress" and not args.cache.is_file():
+        raise ConfigError(f"--cache {args.cache}: no such file (`run --strategies tpe --cache FILE` writes it)")
     if args.command in ("noise", "run") and args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, but got {args.jobs}")
     if args.command == "run":
@@ -240,13 +253,18 @@ def summarise(args: argparse.Namespace, argv: list[str]) -> None:
     plot_path = args.plot or args.json.with_suffix(".png")
     out, plots, lines = [], [], []
     # Per dataset: its own range reference; a dataset with only random architectures (no search run) has no rows.
-    for i, dataset in enumerate(sorted({r["dataset"] for raw in raws for r in raw["runs"]})):
-        runs = [r for raw in raws for r in raw["runs"] if r["dataset"] == dataset]
+    for dataset in sorted({r["dataset"] for raw in raws for r in raw["runs"]}):
+        runs, waiting = summary.with_baseline([r for raw in raws for r in raw["runs"] if r["dataset"] == dataset])
+        if waiting:  # a one-shot run is measured against its seed's finished baseline, nothing less
+            lines.append(f"{dataset}: left out until their seed's TPE baseline is finished (`progress` compares "
+                         f"them with it meanwhile): {', '.join('seed %d %s' % (r['seed'], r['strategy']) for r in waiting)}")
+        if not runs:
+            continue
         results = _results_of(raws, dataset)
         ranging = [results[k] for k in summary.reference_keys(runs, fidelity, dataset)]
         rows = summary.rows(runs, ranging, fidelity, epochs_of, {dataset: scale_study(dataset, 1).reference_point()})
         out += rows
-        plots.append(summary.plot(runs, ranging, plot_path if i == 0 else
+        plots.append(summary.plot(runs, ranging, plot_path if not plots else
                                   plot_path.with_name(f"{plot_path.stem}_{dataset}{plot_path.suffix}")))
         lines.append(f"{dataset}: range reference {rows[0]['reference']} (over {len(ranging)} of the "
                      f"{len(results)} architectures trained)")
@@ -255,6 +273,29 @@ def summarise(args: argparse.Namespace, argv: list[str]) -> None:
     print(f"\n{'; '.join(lines)}; commands: {'; '.join(raw['command'] for raw in raws)}; commits "
           f"{', '.join(sorted({raw['machine']['commit'] for raw in raws}))}\nwrote {args.json} and "
           f"{', '.join(map(str, plots))}")
+
+
+def progress(args: argparse.Namespace, argv: list[str]) -> None:
+    import benchmarks.search_scale.progress as under_way
+    from benchmarks.search_scale import strategies
+    from benchmarks.search_scale.curves import CurveCache
+    from benchmarks.search_scale.study import scale_study
+
+    out = args.json or REPO / "benchmarks" / "results" / "search_scale_progress" / f"{args.dataset}_seed{args.seed}.json"
+    check_outputs({"--json": out}, {})
+    raws = [r for r in _read_raws(args.raw) if r["dataset"] == args.dataset]
+    study = scale_study(args.dataset, args.trials)
+    cache = CurveCache(study, args.cache, print)
+    cache.trains = False  # replay what the run has trained so far, nothing more
+    baseline = strategies.per_trial(study, cache, args.seed, None, print, name="tpe")
+    one_shot = [dict(r, dataset=args.dataset) for raw in raws for r in raw["runs"]
+                if r["seed"] == args.seed and not r["strategy"].startswith("tpe")]
+    results = {**_results_of(raws, args.dataset), **cache.results}
+    row = under_way.progress_row(args.dataset, args.seed, baseline, args.trials, one_shot, results, _fidelity(raws))
+    plot = under_way.plot(row, out.with_suffix(".png"))
+    write_json(out, dict(row, command=" ".join(["python -m benchmarks.search_scale", *argv]), machine=machine_info()))
+    print(under_way.table(row))
+    print(f"wrote {out}" + (f" and {plot}" if plot else ""))
 
 
 def training_free(args: argparse.Namespace, argv: list[str]) -> None:
@@ -390,8 +431,8 @@ def _fidelity(raws) -> dict:
 def main(argv: Optional[list[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)  # bad input ends here, before any work
-    {"run": run, "summarise": summarise, "training-free": training_free,
-     "interference": interference, "noise": noise}[args.command](args, argv)
+    {"run": run, "summarise": summarise, "training-free": training_free, "interference": interference,
+     "noise": noise, "progress": progress}[args.command](args, argv)
 
 
 if __name__ == "__main__":

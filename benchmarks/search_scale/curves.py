@@ -5,7 +5,8 @@ exactly the first e epochs of this curve: an early-stopping strategy is charged 
 to its stopping epoch, a full trial the whole run (the final energy pass included). A strategy
 with an early-stopping rule trains under that rule (`stop`), as the search would, and the cache
 keeps the partial curve; a later request that needs more epochs trains the architecture again. The
-cache file lets a rerun reuse what was trained.
+cache file lets a rerun reuse what was trained; a cache that must not train (`trains = False`, the
+`progress` command's replay of a run still under way) raises `NotCached` where it would.
 """
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ from typing import Any, Callable, Optional
 from benchmarks.common import write_json
 
 
+class NotCached(Exception):
+    """A replay reached an architecture the cache holds no complete curve of, and may not train it."""
+
+
 class CurveCache:
+    trains = True  # False: replay only what is cached (NotCached where a training would be needed)
+
     def __init__(self, study: Any, path: Optional[Path], log: Callable[[str], None]):
         from fwformer.data import build_datasets
 
@@ -49,6 +56,8 @@ class CurveCache:
         """The architecture's row, trained (under `stop`, when given) unless a complete one is cached."""
         key = self.key(params)
         if key not in self.results or not self.results[key]["complete"]:
+            if not self.trains:
+                raise NotCached(key)
             cfg = self.study.trial_config(params)
             self.results[key] = self._train(cfg, params, stop)
             if self.path is not None:

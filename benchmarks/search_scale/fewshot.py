@@ -55,8 +55,9 @@ def train_split(parent: Path, parent_cfg: Any, epochs: int, workdir: Path, log: 
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, num_threads=1))
         folder = workdir / f"{parent.name}-splitT{epochs}" / f"T{T}"
         report = lambda m, T=T: log(f"    sub-supernet T{T}: epoch {m['epoch']} loss {m['train_loss']:.3f}") and False  # noqa: E731
-        out[T] = (folder, trained_once(folder, lambda: train(cfg, out_dir=folder, resume=True, progress=False,
-                                                             model_factory=from_parent(parent), report=report)))
+        out[T] = (folder, trained_once(folder, lambda on_epoch: train(
+            cfg, out_dir=folder, resume=True, progress=False, model_factory=from_parent(parent),
+            report=lambda m: on_epoch(m) or report(m))))
         log(f"  sub-supernet T{T}: {out[T][1]:.0f} CPU-s")
     return out
 

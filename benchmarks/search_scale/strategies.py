@@ -10,7 +10,7 @@ import math
 import time
 from typing import Any, Callable, Iterator, Optional
 
-from benchmarks.search_scale.curves import CurveCache
+from benchmarks.search_scale.curves import CurveCache, NotCached
 
 RULES = ("energy", "median")  # search.early_stop's rule; a plain accuracy median over every trial
 
@@ -19,7 +19,9 @@ def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log
               name: Optional[str] = None, grace_epochs: Optional[int] = None) -> dict:
     """Ask/tell TPE as `search.ledger` runs it with one trial at a time: a repeat of an architecture
     is told its earlier outcome and does not count; with a rule, every epoch from the grace epoch (the
-    study's, or `grace_epochs`) on is checked by `search.early_stop.Fidelity` against the trials before it."""
+    study's, or `grace_epochs`) on is checked by `search.early_stop.Fidelity` against the trials before it.
+    With a cache that may not train, the run ends at the first trial it does not hold, marked `partial`
+    (the same seed proposes the same trials given the same outcomes, so this is the run so far)."""
     import dataclasses
 
     import optuna
@@ -38,7 +40,7 @@ def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log
         stop_rule = dataclasses.replace(stop_rule, grace_epochs=grace_epochs)
     fidelity = Fidelity(stop_rule, "val_acc", epochs)
     outcome: dict[str, tuple[Any, Optional[list]]] = {}  # key -> (state, values)
-    events, cpu, misses = [], 0.0, 0
+    events, cpu, misses, partial = [], 0.0, 0, False
     while len(outcome) < study.search.trials and misses < MAX_REPEATS:
         trial = ostudy.ask(study.space.distributions())
         key = cache.key(trial.params)
@@ -50,7 +52,11 @@ def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log
         misses = 0
         # The energy rule compares with trials that cost no more; the median rule with every trial.
         fidelity.add(trial.number, row_bound(cache, trial.params) if rule == "energy" else 0.0)
-        row, stopped = _run_trial(cache, trial, fidelity, rule is not None)
+        try:
+            row, stopped = _run_trial(cache, trial, fidelity, rule is not None)
+        except NotCached:
+            partial = True
+            break
         if row["failed"]:
             state, values, charged = TrialState.FAIL, None, row["cpu_s"]
         elif stopped is not None:
@@ -64,8 +70,9 @@ def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log
                            stopped_at=None if stopped is None else stopped["epoch"]))
     name = name or ("tpe" if rule is None else f"tpe+early-stop-{rule}")
     pruned = sum(e["state"] == "PRUNED" for e in events)
-    log(f"  {name} seed {seed}: {len(events)} trials ({pruned} stopped early), {cpu:.0f} CPU-s")
-    return dict(strategy=name, seed=seed, events=events)
+    log(f"  {name} seed {seed}: {len(events)} trials ({pruned} stopped early), {cpu:.0f} CPU-s"
+        + (" so far (the cache holds no more)" if partial else ""))
+    return dict(strategy=name, seed=seed, events=events, **({"partial": True} if partial else {}))
 
 
 _BOUNDS: dict[str, float] = {}  # canonical key -> energy at firing rate 1 (computing it builds the model)

@@ -22,6 +22,13 @@ def reference_keys(runs: Sequence[dict], fidelity: dict, dataset: str) -> set[st
     return keys | {p["key"] for (ds, _, _), pairs in fidelity.items() if ds == dataset for p in pairs}
 
 
+def with_baseline(runs: Sequence[dict]) -> tuple[list[dict], list[dict]]:
+    """(the runs whose dataset and seed have a finished `tpe` baseline, the runs still waiting for one)."""
+    finished = {(r["dataset"], r["seed"]) for r in runs if r["strategy"] == "tpe" and not r.get("partial")}
+    ready = [r for r in runs if (r["dataset"], r["seed"]) in finished]
+    return ready, [r for r in runs if (r["dataset"], r["seed"]) not in finished]
+
+
 def range_reference(results: Sequence[dict]) -> list[float]:
     # Early-stopped trainings are partial curves with no final measurement: they do not define the range.
     done = [r for r in results if r.get("complete", True) and not r["failed"]]

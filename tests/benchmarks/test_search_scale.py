@@ -442,3 +442,108 @@ def test_the_leagues_seeds_are_read_as_replicas_over_all_configurations_and_each
     assert rows["all"]["configurations"] == 5 and rows["all"]["tau_replicas"] > spike["tau_replicas"]
     assert spike["sd_within_configuration"] > 0 and rows["all"]["sd_across_configurations"] > spike["sd_across_configurations"]
     assert "| cifar | spike | 4 | 0-1: 1.00, 0-2: -1.00, 1-2: -1.00 | -0.33 | 0.00 |" in league_table(list(rows.values()))
+
+
+def _first_trained(cache, events, n):
+    """A synthetic cache holding only the rows of the first `n` trials of a run, as a run still under way leaves it."""
+    partial = synthetic_cache(cache.study)
+    partial.results = {e["key"]: cache.results[e["key"]] for e in events[:n]}
+    return partial
+
+
+def test_a_cache_that_may_not_train_replays_the_run_so_far_and_stops_at_the_first_trial_it_lacks(study):
+    from benchmarks.search_scale.strategies import per_trial
+
+    cache = synthetic_cache(study)
+    whole = per_trial(study, cache, seed=0, rule=None, log=print)
+    assert "partial" not in whole
+    under_way = _first_trained(cache, whole["events"], 10)
+    under_way.trains = False
+    so_far = per_trial(study, under_way, seed=0, rule=None, log=print)
+    assert so_far["partial"] is True and under_way.trainings == []
+    assert so_far["events"] == whole["events"][:10]
+
+
+def test_progress_gives_the_speed_up_at_equal_hypervolume_or_a_lower_bound_while_the_baseline_has_not_reached_it(study):
+    from benchmarks.search_scale import progress
+    from benchmarks.search_scale.strategies import per_trial
+    from benchmarks.search_scale.summary import curve, range_reference
+
+    cache = synthetic_cache(study)
+    events = per_trial(study, cache, seed=0, rule=None, log=print)["events"]
+    reference = range_reference(list(cache.results.values()))
+    hv = curve(events, reference)
+    reached = next(i for i, (_, v) in enumerate(hv) if v > 0.5 * hv[-1][1])  # a trial that raised the front
+    # A one-shot run that found trial `reached`'s architecture and the first one at 1/10 of the CPU-seconds.
+    shot = dict(strategy="supernet", events=[dict(key=None, state="SCORED", cpu_s=1.0, values=None),
+                                              dict(events[0], cpu_s=2.0), dict(events[reached], cpu_s=3.0)])
+    target = curve(shot["events"], reference)[-1][1]
+    base_cpu = next(c for c, v in hv if v >= target)
+    row = progress.equal_hypervolume(dict(events=events), shot, reference)
+    assert row["hypervolume"] == target and row["compute_to_own_hypervolume_s"] == 3.0
+    assert row["speedup_at_equal_hypervolume"] == pytest.approx(base_cpu / 3.0)
+    # The baseline so far stops before that point: only a lower bound, its CPU-seconds so far over the run's.
+    early = [e for e in events if e["cpu_s"] < base_cpu]
+    row = progress.equal_hypervolume(dict(events=early), shot, reference)
+    assert row["baseline_compute_to_same_s"] is None and "speedup_at_equal_hypervolume" not in row
+    assert row["speedup_at_equal_hypervolume_at_least"] == pytest.approx(early[-1]["cpu_s"] / 3.0)
+
+
+def test_the_progress_command_replays_the_cache_without_training_and_compares_the_one_shot_runs(study, tmp_path, capsys):
+    import json
+
+    from benchmarks.common import machine_info, write_json
+    from benchmarks.search_scale.__main__ import main
+    from benchmarks.search_scale.strategies import per_trial
+
+    from benchmarks.search_scale.summary import curve, range_reference
+
+    cache = synthetic_cache(study)
+    whole = per_trial(study, cache, seed=0, rule=None, log=print)
+    under_way = _first_trained(cache, whole["events"], 12)
+    write_json(tmp_path / "cache.json", dict(study=study.name, results=under_way.results))
+    hv = curve(whole["events"][:12], range_reference(list(under_way.results.values())))
+    first = next(i for i, (_, v) in enumerate(hv) if v > 0)  # the first trial whose front has a hypervolume
+    shot = dict(strategy="supernet", seed=0, events=[dict(key=None, state="SCORED", cpu_s=1.0, values=None),
+                                                     dict(whole["events"][first], cpu_s=2.0)])
+    other_seed = dict(shot, seed=1)
+    raw = tmp_path / "raw.json"
+    write_json(raw, dict(command="run", machine=machine_info(), dataset="digits", seed=0, runs=[shot, other_seed],
+                         fidelity={}, results={}))
+    out = tmp_path / "p" / "digits_seed0.json"
+    main(["progress", str(raw), "--dataset", "digits", "--seed", "0", "--trials", "24", "--cache",
+          str(tmp_path / "cache.json"), "--json", str(out)])
+    row = json.loads(out.read_text())
+    assert (row["baseline_trials"], row["baseline_budget"], row["baseline_finished"]) == (12, 24, False)
+    assert row["baseline_compute_s"] == pytest.approx(whole["events"][11]["cpu_s"])
+    assert [r["strategy"] for r in row["one_shot"]] == ["supernet"], "only the runs of the same seed"
+    assert row["one_shot"][0]["hypervolume"] == pytest.approx(hv[first][1]) and hv[first][1] > 0
+    assert row["one_shot"][0]["speedup_at_equal_hypervolume"] == pytest.approx(whole["events"][first]["cpu_s"] / 2.0)
+    assert out.with_suffix(".png").stat().st_size > 10_000
+    assert "| supernet | 2 |" in capsys.readouterr().out
+
+
+def test_summarise_leaves_out_one_shot_runs_whose_seed_has_no_finished_baseline(study, tmp_path, capsys):
+    import json
+
+    from benchmarks.common import machine_info, write_json
+    from benchmarks.search_scale.__main__ import main
+    from benchmarks.search_scale.strategies import per_trial
+
+    cache = synthetic_cache(study)
+    base = dict(per_trial(study, cache, seed=0, rule=None, log=print), dataset="digits")
+    shot = dict(strategy="supernet", seed=0, dataset="digits", events=[dict(base["events"][0], cpu_s=1.0)])
+    files = {}
+    for name, runs in (("alone", [base]), ("waiting", [base, dict(shot, seed=1)]),
+                       ("partial", [base, dict(base, seed=1, partial=True), dict(shot, seed=1)])):
+        files[name] = write_json(tmp_path / f"{name}.json", dict(command="run", machine=machine_info(), dataset="digits",
+                                                                 seed=0, runs=runs, fidelity={}, results=cache.results))
+    rows = {}
+    for name, path in files.items():
+        main(["summarise", str(path), "--json", str(tmp_path / f"{name}_rows.json")])
+        rows[name] = json.loads((tmp_path / f"{name}_rows.json").read_text())
+        printed = capsys.readouterr().out
+        assert ("left out until their seed's TPE baseline is finished" in printed) == (name != "alone")
+        if name != "alone":
+            assert "seed 1 supernet" in printed
+    assert rows["waiting"] == rows["partial"] == rows["alone"] and [r["strategy"] for r in rows["alone"]] == ["tpe"]

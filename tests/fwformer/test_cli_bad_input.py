@@ -77,6 +77,12 @@ def test_evaluate_a_missing_checkpoint(workdir, capsys):
     ("benchmarks.search_scale.__main__", ["noise", "{dir}/a-file", "--cache", "c.json", "--league", "{dir}/a-file"],
      "--league {dir}/a-file is not a league JSON: it needs runs"),
     ("benchmarks.search_scale.__main__", ["summarise", "{dir}/a-file", "--json", "{dir}/s.json"], "{dir}/a-file is not a raw runs file (JSON"),
+    ("benchmarks.search_scale.__main__", ["progress", "--cache", "{dir}/none.json", "--json", "{dir}/p.json"],
+     "--cache {dir}/none.json: no such file (`run --strategies tpe --cache FILE` writes it)"),
+    ("benchmarks.search_scale.__main__", ["progress", "{dir}/none.json", "--cache", "{dir}/a-file", "--json", "{dir}/p.json"],
+     "no raw runs file {dir}/none.json"),
+    ("benchmarks.search_scale.__main__", ["progress", "--cache", "{dir}/a-file", "--json", "{dir}/a-file/p.json"],
+     "'{dir}/a-file' is not a folder"),
 ])
 def test_benchmark_outputs(module, argv, expected, workdir, capsys):
     import importlib
