@@ -288,6 +288,9 @@ def progress(args: argparse.Namespace, argv: list[str]) -> None:
     cache = CurveCache(study, args.cache, print)
     cache.trains = False  # replay what the run has trained so far, nothing more
     baseline = strategies.per_trial(study, cache, args.seed, None, print, name="tpe")
+    if not baseline["events"]:
+        raise ConfigError(f"--cache {args.cache} holds no trial of the seed-{args.seed} TPE run on {args.dataset} yet "
+                          f"(`run --dataset {args.dataset} --seed {args.seed} --strategies tpe` fills it)")
     one_shot = [dict(r, dataset=args.dataset) for raw in raws for r in raw["runs"]
                 if r["seed"] == args.seed and not r["strategy"].startswith("tpe")]
     results = {**_results_of(raws, args.dataset), **cache.results}

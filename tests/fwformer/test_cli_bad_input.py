@@ -12,6 +12,7 @@ def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     (tmp_path / "a-file").write_text("x")
+    (tmp_path / "empty.json").write_text('{"results": {}}')  # a curve cache with nothing trained yet
     return tmp_path
 
 
@@ -83,6 +84,8 @@ def test_evaluate_a_missing_checkpoint(workdir, capsys):
      "no raw runs file {dir}/none.json"),
     ("benchmarks.search_scale.__main__", ["progress", "--cache", "{dir}/a-file", "--json", "{dir}/a-file/p.json"],
      "'{dir}/a-file' is not a folder"),
+    ("benchmarks.search_scale.__main__", ["progress", "--dataset", "digits", "--cache", "{dir}/empty.json", "--json",
+                                          "{dir}/p.json"], "--cache {dir}/empty.json holds no trial of the seed-0 TPE run"),
 ])
 def test_benchmark_outputs(module, argv, expected, workdir, capsys):
     import importlib
