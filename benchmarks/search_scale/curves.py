@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from benchmarks.common import write_json
+from benchmarks.common import cpu_model, write_json
 
 
 class NotCached(Exception):
@@ -83,8 +83,10 @@ class CurveCache:
                 raise _Stopped  # the search stops the trial here: no final measurement
             return False
 
+        # The CPU it was trained on: a cache filled over several sessions may span machines whose
+        # CPU-seconds differ (an AMD EPYC trained the CIFAR trials 1.8x faster than an Intel Xeon).
         row: dict[str, Any] = dict(mixers=list(cfg.block_mixers), T=cfg.T, params=dict(params),
-                                   param_count=param_count, energy_bound_mj=bound)
+                                   param_count=param_count, energy_bound_mj=bound, cpu=cpu_model())
         try:
             result = train(cfg, progress=False, datasets=self.datasets, report=on_epoch)
             row.update(val_acc=float(result["val_acc"]), energy_mj=float(result["energy_mj"]), failed=False,

@@ -40,7 +40,12 @@ def progress_row(dataset: str, seed: int, baseline: dict, budget: int, one_shot:
     keys = reference_keys([baseline], fidelity, dataset)
     reference = range_reference([results[k] for k in keys if k in results])
     base = curve(baseline["events"], reference)
+    machines: dict[str, int] = {}
+    for e in baseline["events"]:  # its trials' CPU-seconds are comparable only where one CPU trained them
+        cpu = results[e["key"]].get("cpu", "unrecorded")
+        machines[cpu] = machines.get(cpu, 0) + 1
     return dict(dataset=dataset, seed=seed, reference=reference, baseline_trials=len(baseline["events"]),
+                baseline_trained_on=machines,
                 baseline_budget=budget, baseline_finished=not baseline.get("partial", False),
                 baseline_stopped_early=sum(e["state"] == "PRUNED" for e in baseline["events"]),
                 baseline_compute_s=base[-1][0] if base else 0.0, baseline_hypervolume=base[-1][1] if base else 0.0,
@@ -51,7 +56,8 @@ def progress_row(dataset: str, seed: int, baseline: dict, budget: int, one_shot:
 def table(row: dict) -> str:
     lines = [f"{row['dataset']}, seed {row['seed']}: TPE {row['baseline_trials']} of {row['baseline_budget']} trials, "
              f"{row['baseline_compute_s']:,.0f} CPU-s, hypervolume {row['baseline_hypervolume']:.4g} "
-             f"(range reference {row['reference'][0]:.4g}, {row['reference'][1]:.4g} mJ, from the trainings so far)",
+             f"(range reference {row['reference'][0]:.4g}, {row['reference'][1]:.4g} mJ, from the trainings so far); "
+             f"trained on {', '.join(f'{cpu} ({n})' for cpu, n in row['baseline_trained_on'].items())}",
              "", "| strategy | CPU-s | hypervolume | TPE's CPU-s to the same | speed-up at equal hypervolume |",
              "|---|---|---|---|---|"]
     for r in row["one_shot"]:

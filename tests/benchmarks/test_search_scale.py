@@ -515,6 +515,7 @@ def test_the_progress_command_replays_the_cache_without_training_and_compares_th
           str(tmp_path / "cache.json"), "--json", str(out)])
     row = json.loads(out.read_text())
     assert (row["baseline_trials"], row["baseline_budget"], row["baseline_finished"]) == (12, 24, False)
+    assert row["baseline_trained_on"] == {"unrecorded": 12}, "the synthetic rows name no CPU"
     assert row["baseline_compute_s"] == pytest.approx(whole["events"][11]["cpu_s"])
     assert [r["strategy"] for r in row["one_shot"]] == ["supernet"], "only the runs of the same seed"
     assert row["one_shot"][0]["hypervolume"] == pytest.approx(hv[first][1]) and hv[first][1] > 0
@@ -547,3 +548,21 @@ def test_summarise_leaves_out_one_shot_runs_whose_seed_has_no_finished_baseline(
         if name != "alone":
             assert "seed 1 supernet" in printed
     assert rows["waiting"] == rows["partial"] == rows["alone"] and [r["strategy"] for r in rows["alone"]] == ["tpe"]
+
+
+def test_a_real_training_is_cached_with_its_curve_and_cpu_and_read_back_by_a_cache_that_may_not_train(tmp_path):
+    from benchmarks.common import cpu_model
+    from benchmarks.search_scale.curves import CurveCache, NotCached
+    from benchmarks.search_scale.study import scale_study
+
+    short = scale_study("digits", 1, ["train.epochs=1"])
+    params = {k: v[0] for k, v in short.space.choices().items()} | {"T": 1}
+    cache = CurveCache(short, tmp_path / "cache.json", print)
+    key, row = cache(params)
+    assert row["complete"] and not row["failed"] and [e["epoch"] for e in row["epochs"]] == [1]
+    assert row["cpu"] == cpu_model() and row["cpu_s"] >= row["epochs"][-1]["cpu_s"] > 0
+    replay = CurveCache(short, tmp_path / "cache.json", print)
+    replay.trains = False
+    assert replay(params) == (key, row)
+    with pytest.raises(NotCached):
+        replay(dict(params, T=2))
