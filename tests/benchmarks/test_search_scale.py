@@ -154,11 +154,17 @@ def test_the_range_reference_is_the_baselines_and_the_random_architectures_only(
     does not move the reference the other strategies' hypervolumes are taken at."""
     from benchmarks.search_scale import summary
 
-    runs = [dict(strategy="tpe", events=[dict(key="a"), dict(key=None)]),
-            dict(strategy="supernet-x", events=[dict(key="worse")])]
+    runs = [dict(strategy="tpe", seed=0, events=[dict(key="a"), dict(key=None)]),
+            dict(strategy="supernet-x", seed=0, events=[dict(key="worse")])]
     fidelity = {("digits", 0, 24): [dict(key="r")], ("cifar", 0, 24): [dict(key="elsewhere")]}
     keys = summary.reference_keys(runs, fidelity, "digits")
     assert keys == {"a", "r"}
+    # A seed added after the reference was fixed (digits: seeds 0 and 1) does not move it; elsewhere every seed counts.
+    later = [*runs, dict(strategy="tpe", seed=2, events=[dict(key="later")])]
+    later_fidelity = {**fidelity, ("digits", 2, 24): [dict(key="later-r")], ("cifar", 2, 24): [dict(key="c2")]}
+    assert summary.REFERENCE_SEEDS["digits"] == (0, 1)
+    assert summary.reference_keys(later, later_fidelity, "digits") == {"a", "r"}
+    assert summary.reference_keys(later, later_fidelity, "cifar") == {"a", "later", "elsewhere", "c2"}
     results = {"a": dict(val_acc=0.9, energy_mj=1.0, failed=False), "r": dict(val_acc=0.8, energy_mj=3.0, failed=False),
                "worse": dict(val_acc=0.1, energy_mj=9.0, failed=False)}
     assert summary.range_reference([results[k] for k in keys]) == [0.8, 3.0]
