@@ -31,7 +31,13 @@ class CurveCache:
         self.study, self.path, self.log = study, path, log
         self.results: dict[str, dict] = {}
         if path is not None and path.is_file():
-            self.results = json.loads(path.read_text())["results"]
+            try:
+                self.results = dict(json.loads(path.read_text())["results"])
+            except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+                from fwformer.errors import ConfigError
+
+                raise ConfigError(f"--cache {path} is not a curve cache (JSON with results, as `run --cache` writes "
+                                  f"it): {type(err).__name__}: {err}") from None
             log(f"  cache: {len(self.results)} architectures from {path}")
         self.datasets = build_datasets(study.base)
 

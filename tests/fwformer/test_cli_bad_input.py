@@ -84,6 +84,8 @@ def test_evaluate_a_missing_checkpoint(workdir, capsys):
      "no raw runs file {dir}/none.json"),
     ("benchmarks.search_scale.__main__", ["progress", "--cache", "{dir}/a-file", "--json", "{dir}/a-file/p.json"],
      "'{dir}/a-file' is not a folder"),
+    ("benchmarks.search_scale.__main__", ["progress", "--dataset", "digits", "--cache", "{dir}/a-file", "--json",
+                                          "{dir}/p.json"], "--cache {dir}/a-file is not a curve cache (JSON with results"),
     ("benchmarks.search_scale.__main__", ["progress", "--dataset", "digits", "--cache", "{dir}/empty.json", "--json",
                                           "{dir}/p.json"], "--cache {dir}/empty.json holds no trial of the seed-0 TPE run"),
 ])
