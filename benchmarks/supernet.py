@@ -127,9 +127,9 @@ def trained_once(folder: Path, train: Callable[[Callable[[dict], None]], Any]) -
         write_json(cost_file, {"cpu_s": before + time.process_time() - start, "epochs": int(metrics["epoch"])})
 
     train(on_epoch)
-    final = trained_epochs(folder)[0]
-    write_json(cost_file, {"cpu_s": before + time.process_time() - start, "epochs": final})
-    return json.loads(cost_file.read_text())["cpu_s"]
+    cpu = before + time.process_time() - start
+    write_json(cost_file, {"cpu_s": cpu, "epochs": trained_epochs(folder)[0]})
+    return cpu
 
 
 def scorer_of(study, folder: Path, settings, datasets: Optional[tuple] = None):

@@ -114,6 +114,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     prog.add_argument("--json", type=Path, default=None,
                       help="default: benchmarks/results/search_scale_progress/<dataset>_seed<seed>.json (and .png)")
     args = p.parse_args(argv)
+    if args.command == "progress" and args.trials < 1:
+        raise ConfigError(f"--trials must be >= 1 (the baseline's budget), but got {args.trials}")
     if args.command == "progress" and not args.cache.is_file():
         raise ConfigError(f"--cache {args.cache}: no such file (`run --strategies tpe --cache FILE` writes it)")
     if args.command in ("noise", "run") and args.jobs < 1:
@@ -298,7 +300,7 @@ def progress(args: argparse.Namespace, argv: list[str]) -> None:
     plot = under_way.plot(row, out.with_suffix(".png"))
     write_json(out, dict(row, command=" ".join(["python -m benchmarks.search_scale", *argv]), machine=machine_info()))
     print(under_way.table(row))
-    print(f"wrote {out}" + (f" and {plot}" if plot else ""))
+    print(f"wrote {out} and {plot}")
 
 
 def training_free(args: argparse.Namespace, argv: list[str]) -> None:

@@ -1,7 +1,7 @@
 """A baseline still under way, against the one-shot runs of the same dataset and seed.
 
-On the CIFAR-10 subset the 120-trial TPE baseline is about 14 CPU-hours per seed, more than one
-session's machine gives, so it is trained over several runs of the same command, each going on
+On the CIFAR-10 subset the 120-trial TPE baseline is about 8 CPU-hours per seed on an AMD EPYC and
+14 on an Intel Xeon, more than one session's machine gives, so it is trained over several runs of the same command, each going on
 from the curve cache the last one left. Its cache replays exactly the run so far (the seeded
 sampler proposes the same trials given the same outcomes), without training (`CurveCache.trains`).
 
@@ -14,19 +14,21 @@ trainings so far (the baseline's and the random architectures'), so it may still
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 from benchmarks.search_scale.summary import curve, first_reach, range_reference, reference_keys
 
 
 def equal_hypervolume(baseline: dict, run: dict, reference: Sequence[float]) -> dict:
-    """`run`'s final hypervolume and the CPU-seconds it and the (partial) baseline each took to reach it."""
+    """`run`'s final hypervolume and the CPU-seconds it and the (partial) baseline each took to reach it,
+    with `run`'s hypervolume curve."""
     base, own = curve(baseline["events"], reference), curve(run["events"], reference)
     target = own[-1][1]
     own_cpu, base_cpu = first_reach(own, target), first_reach(base, target)
     row: dict[str, Any] = dict(strategy=run["strategy"], compute_s=own[-1][0], hypervolume=target,
-                               compute_to_own_hypervolume_s=own_cpu, baseline_compute_to_same_s=base_cpu)
+                               compute_to_own_hypervolume_s=own_cpu, baseline_compute_to_same_s=base_cpu, curve=own)
     if base_cpu is not None:
         row["speedup_at_equal_hypervolume"] = base_cpu / own_cpu
     else:  # not reached yet: the baseline will need more than it has spent
@@ -36,21 +38,19 @@ def equal_hypervolume(baseline: dict, run: dict, reference: Sequence[float]) -> 
 
 def progress_row(dataset: str, seed: int, baseline: dict, budget: int, one_shot: Sequence[dict],
                  results: dict, fidelity: dict) -> dict:
-    """The partial baseline (trials, CPU-seconds, hypervolume so far) and each one-shot run at equal hypervolume."""
+    """The partial baseline (trials, CPU-seconds, hypervolume so far; at least one trial) and each one-shot
+    run at equal hypervolume."""
     keys = reference_keys([baseline], fidelity, dataset)
     reference = range_reference([results[k] for k in keys if k in results])
     base = curve(baseline["events"], reference)
-    machines: dict[str, int] = {}
-    for e in baseline["events"]:  # its trials' CPU-seconds are comparable only where one CPU trained them
-        cpu = results[e["key"]].get("cpu", "unrecorded")
-        machines[cpu] = machines.get(cpu, 0) + 1
+    # Its trials' CPU-seconds are comparable only where one CPU model trained them.
+    machines = Counter(results[e["key"]].get("cpu", "unrecorded") for e in baseline["events"])
     return dict(dataset=dataset, seed=seed, reference=reference, baseline_trials=len(baseline["events"]),
-                baseline_trained_on=machines,
+                baseline_trained_on=dict(machines),
                 baseline_budget=budget, baseline_finished=not baseline.get("partial", False),
                 baseline_stopped_early=sum(e["state"] == "PRUNED" for e in baseline["events"]),
-                baseline_compute_s=base[-1][0] if base else 0.0, baseline_hypervolume=base[-1][1] if base else 0.0,
-                baseline_curve=base, one_shot=[dict(equal_hypervolume(baseline, r, reference),
-                                                    curve=curve(r["events"], reference)) for r in one_shot])
+                baseline_compute_s=base[-1][0], baseline_hypervolume=base[-1][1],
+                baseline_curve=base, one_shot=[equal_hypervolume(baseline, r, reference) for r in one_shot])
 
 
 def table(row: dict) -> str:
@@ -70,12 +70,10 @@ def table(row: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(row: dict, path: Path) -> Optional[Path]:
+def plot(row: dict, path: Path) -> Path:
     """Hypervolume against CPU-seconds: the partial baseline and each one-shot run."""
     from search.style import PALETTE, new_figure, save
 
-    if not row["baseline_curve"]:
-        return None
     fig = new_figure(6.4, 4.2)
     ax = fig.subplots()
     xs, ys = zip(*row["baseline_curve"])

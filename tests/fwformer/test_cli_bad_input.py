@@ -78,6 +78,8 @@ def test_evaluate_a_missing_checkpoint(workdir, capsys):
     ("benchmarks.search_scale.__main__", ["noise", "{dir}/a-file", "--cache", "c.json", "--league", "{dir}/a-file"],
      "--league {dir}/a-file is not a league JSON: it needs runs"),
     ("benchmarks.search_scale.__main__", ["summarise", "{dir}/a-file", "--json", "{dir}/s.json"], "{dir}/a-file is not a raw runs file (JSON"),
+    ("benchmarks.search_scale.__main__", ["progress", "--trials", "0", "--cache", "{dir}/a-file", "--json", "{dir}/p.json"],
+     "--trials must be >= 1 (the baseline's budget), but got 0"),
     ("benchmarks.search_scale.__main__", ["progress", "--cache", "{dir}/none.json", "--json", "{dir}/p.json"],
      "--cache {dir}/none.json: no such file (`run --strategies tpe --cache FILE` writes it)"),
     ("benchmarks.search_scale.__main__", ["progress", "{dir}/none.json", "--cache", "{dir}/a-file", "--json", "{dir}/p.json"],
