@@ -120,18 +120,21 @@ def time_per_call(fn: Callable[[], Any], calls: int, device: str) -> tuple[float
 
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write `payload` whole or not at all: into a temporary file beside `path`, then renamed over it.
+    return write_whole(path, (json.dumps(payload, indent=1, default=_jsonable) + "\n").encode())
+
+
+def write_whole(path: str | Path, data: bytes) -> Path:
+    """Write `data` whole or not at all: into a temporary file beside `path`, then renamed over it.
     The caches of long benchmarks are rewritten after every training, and a process killed in the
     middle of a plain write would leave a truncated file that loses every training before it."""
     import tempfile
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(payload, indent=1, default=_jsonable) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

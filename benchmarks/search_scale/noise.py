@@ -209,9 +209,9 @@ def load_replicas(path: Optional[Path], train_seed: int) -> dict:
 
 
 def save_replicas(path: Path, train_seed: int, replicas: dict) -> None:
-    from benchmarks.common import write_json
+    from benchmarks.common import write_json, write_whole
 
     if path.suffix == ".gz":
-        path.write_bytes(gzip.compress(json.dumps(dict(train_seed=train_seed, results=replicas)).encode(), mtime=0))
+        write_whole(path, gzip.compress(json.dumps(dict(train_seed=train_seed, results=replicas)).encode(), mtime=0))
     else:
         write_json(path, dict(train_seed=train_seed, results=replicas))
