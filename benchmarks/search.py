@@ -43,7 +43,7 @@ from benchmarks.common import REPO, check_outputs, fmt, machine_info, median, wr
 from fwformer.errors import ConfigError, closest, exit_on_user_error
 
 SAMPLERS = ("tpe", "nsga2", "random")
-from search.ledger import MAX_REPEATS  # noqa: E402 - the search's own rule for an exhausted space
+from search.trials import MAX_REPEATS  # noqa: E402 - the search's own rule for an exhausted space
 
 
 # ------------------------------------------------------------------------------------ efficiency
@@ -135,7 +135,7 @@ def run_sampler(study, evaluator: Evaluator, sampler_name: str, seed: int, trial
     """One ask/tell search; the objective values of every trained (non-repeat) trial, in order."""
     import optuna
 
-    from search.samplers import make_sampler
+    from search.study import make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = make_sampler(sampler_name, seed=seed, budget=trials)
@@ -164,7 +164,7 @@ def run_sampler(study, evaluator: Evaluator, sampler_name: str, seed: int, trial
 
 def hv_curve(values: list[Optional[list[float]]], directions: list[str], reference: list[float]) -> list[float]:
     """Hypervolume of the first k trials' points, for k = 1..len(values)."""
-    from search.pareto import hypervolume
+    from search.front import hypervolume
 
     points: list[list[float]] = []
     curve = []
@@ -435,7 +435,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
                         ("--overhead-trials", args.overhead_trials)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be >= 1, but got {value}")
-    from search.samplers import SAMPLERS as KNOWN
+    from search.study import SAMPLERS as KNOWN
 
     for name in args.samplers:
         if name not in KNOWN:

@@ -84,7 +84,7 @@ def train_supernets(study, variants: list[tuple], workdir: Path, log) -> dict:
     batchnorm]]]); a finished one in `workdir` is not trained again."""
     import dataclasses
 
-    from search.supernet.training import train_supernet, training_config
+    from search.supernet import train_supernet, training_config
 
     out = {}
     for variant in variants:
@@ -110,7 +110,7 @@ def trained_once(folder: Path, train: Callable[[Callable[[dict], None]], Any]) -
     process or session, is charged both parts. An epoch checkpointed but not yet costed when the
     process died is charged the mean epoch of those costed; the epoch under way when it died is
     trained again and not charged (what a search that resumed it would not pay twice either)."""
-    from search.supernet.training import trained_epochs
+    from search.supernet import trained_epochs
 
     cost_file = folder / "cpu_s.json"
     done, planned = trained_epochs(folder)
@@ -137,8 +137,8 @@ def scorer_of(study, folder: Path, settings, datasets: Optional[tuple] = None):
     import torch
 
     from fwformer.data import build_datasets
-    from search.supernet.evaluate import SubnetScorer
-    from search.supernet.training import load_supernet
+    from search.supernet import SubnetScorer
+    from search.supernet import load_supernet
 
     supernet, cfg, _ = load_supernet(folder)
     return SubnetScorer(supernet, cfg, datasets or build_datasets(cfg), device=torch.device("cpu"),
@@ -154,7 +154,7 @@ def kendall(a: list[float], b: list[float]) -> dict:
 
 
 def fidelity(study, standalone: Standalone, supernets: dict, n: int, log) -> dict:
-    from search.supernet.evaluate import choice_of
+    from search.supernet import choice_of
 
     archs = random_architectures(study, n)
     rows = [standalone(p)[1] for p in archs]
@@ -181,10 +181,10 @@ def fidelity(study, standalone: Standalone, supernets: dict, n: int, log) -> dic
 def per_trial_runs(study, standalone: Standalone, sampler_name: str, seeds: list[int], log) -> list[dict]:
     import optuna
 
-    from search.ledger import MAX_REPEATS
+    from search.trials import MAX_REPEATS
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from search.samplers import make_sampler
+    from search.study import make_sampler
 
     runs = []
     for seed in seeds:
@@ -214,9 +214,9 @@ def supernet_runs(study, standalone: Standalone, folder: Path, supernet_cpu: flo
     from search.front import Objectives
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from search.samplers import make_sampler
-    from search.supernet.candidates import search_candidates
-    from search.supernet.confirm import choose
+    from search.study import make_sampler
+    from search.supernet import search_candidates
+    from search.supernet import choose
 
     class NoStop:
         @staticmethod
@@ -252,7 +252,7 @@ def supernet_runs(study, standalone: Standalone, folder: Path, supernet_cpu: flo
 
 
 def summarise(study, per_trial: list[dict], supernet: list[dict], standalone: Standalone) -> dict:
-    from search.pareto import hypervolume
+    from search.front import hypervolume
 
     directions = list(study.directions)
     used = [r for r in standalone.cache.values()]

@@ -19,37 +19,18 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import math
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from fwformer.errors import ConfigError, exit_on_user_error
 from search.front import Front, parse_pick
-from search.records import TrialRecord
+from search.records import TrialRecord, code_version
 from fwformer.locations import check_output_file
-from search.stored import DEFAULT_STORAGE, load_stored_study, study_objectives
-from search.stores import redact
+from search.front import DEFAULT_STORAGE, load_stored_study, study_objectives
+from search.records import redact
 
-def code_version() -> str:
-    """`git describe` of the source tree when it is a checkout, else the installed package version."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--tags"],
-                             capture_output=True, text=True, timeout=10)
-        if out.returncode == 0 and out.stdout.strip():
-            return f"git {out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        from importlib.metadata import version
-
-        return f"fwformer-nas {version('fwformer-nas')}"
-    except Exception:
-        import fwformer
-
-        return f"fwformer {fwformer.__version__}"
-
+__all__ = ["build_parser", "export_architecture", "main"]
 
 def _plain(x: Any) -> Any:
     """Numbers and containers YAML and OmegaConf accept (numpy scalars, tuples, inf become plain)."""

@@ -201,7 +201,7 @@ def _trained_scorer(study: Any, variant: tuple, workdir: Path, log: Any) -> tupl
         return scorer_of(study, folder, study.search.supernet), cpu
     from benchmarks.search_scale.fewshot import ByT, train_split
     from fwformer.data import build_datasets
-    from search.supernet.training import load_supernet
+    from search.supernet import load_supernet
 
     parent_cfg = load_supernet(folder)[1]
     split = train_split(folder, parent_cfg, split_epochs, workdir, log)

@@ -167,7 +167,7 @@ def table(rows: Sequence[dict]) -> str:
 def plot(results: dict, replicas: dict, pairs: dict, supernet: str, path: Path) -> Path:
     """Left: the second stand-alone training against the first; right: the supernet's inherited
     val_acc against the first; one colour per T, so the within-T scatter is what to look at."""
-    from search.style import PALETTE, new_figure, save
+    from search.report import PALETTE, new_figure, save
 
     keys = [k for k in compared(results, replicas) if k in pairs]
     fig = new_figure(10.4, 4.4)

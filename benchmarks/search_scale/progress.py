@@ -72,7 +72,7 @@ def table(row: dict) -> str:
 
 def plot(row: dict, path: Path) -> Path:
     """Hypervolume against CPU-seconds: the partial baseline and each one-shot run."""
-    from search.style import PALETTE, new_figure, save
+    from search.report import PALETTE, new_figure, save
 
     fig = new_figure(6.4, 4.2)
     ax = fig.subplots()

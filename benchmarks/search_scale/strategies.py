@@ -27,9 +27,9 @@ def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log
     import optuna
     from optuna.trial import TrialState
 
-    from search.early_stop import EarlyStopRule, Fidelity
-    from search.ledger import MAX_REPEATS
-    from search.samplers import make_sampler
+    from search.trials import EarlyStopRule, Fidelity
+    from search.trials import MAX_REPEATS
+    from search.study import make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     ostudy = optuna.create_study(directions=study.directions,
@@ -116,8 +116,8 @@ def scored_candidates(study: Any, score: Callable, seed: int, candidates: int) -
     deterministic: a second configuration over the same scored pool is charged the same cost."""
     import optuna
 
-    from search.samplers import make_sampler
-    from search.supernet.candidates import search_candidates
+    from search.study import make_sampler
+    from search.supernet import search_candidates
 
     memo = (id(score), seed, candidates)
     if memo not in _SCORED:
@@ -145,7 +145,7 @@ def supernet(study: Any, cache: CurveCache, score: Callable, seed: int, supernet
     """`search.strategy: supernet`: the scored candidates, then the best `confirm` of their front
     (search.supernet.confirm.choose) trained stand-alone one after another."""
     from search.front import Objectives
-    from search.supernet.confirm import choose
+    from search.supernet import choose
 
     objectives = Objectives.of(study.objectives, study.reference_point())
     pool, scoring_cpu = scored_candidates(study, score, seed, candidates)
@@ -190,8 +190,8 @@ def supernet_rounds(study: Any, cache: CurveCache, score: Callable, seed: int, s
     measured (`corrected`), choose the next `per_round` from the corrected front of the candidates
     not yet confirmed and not dominated by a confirmed one, and so on for `rounds` rounds."""
     from search.front import Objectives
-    from search.pareto import pareto_mask
-    from search.supernet.confirm import choose
+    from search.front import pareto_mask
+    from search.supernet import choose
 
     objectives = Objectives.of(study.objectives, study.reference_point())
     pool, scoring_cpu = scored_candidates(study, score, seed, candidates)
@@ -216,7 +216,7 @@ def supernet_rounds(study: Any, cache: CurveCache, score: Callable, seed: int, s
 def random_fidelity(study: Any, cache: CurveCache, score: Callable, n: int, seed: int) -> list[dict]:
     """Inherited and stand-alone (val_acc, energy_mj) of `n` architectures drawn uniformly, and the
     inherited val_loss (a finer score than accuracy where few validation images separate paths)."""
-    from search.supernet.evaluate import choice_of
+    from search.supernet import choice_of
 
     out = []
     for params in _random_draws(study, cache, seed):

@@ -49,7 +49,7 @@ def range_reference(results: Sequence[dict]) -> list[float]:
 
 def curve(events: Sequence[dict], reference: Sequence[float]) -> list[tuple[float, float]]:
     """(CPU-seconds, hypervolume of the front so far) after every event."""
-    from search.pareto import hypervolume
+    from search.front import hypervolume
 
     points, out = [], []
     for e in events:
@@ -137,7 +137,7 @@ def table(result_rows: Sequence[dict]) -> str:
 def plot(runs: Sequence[dict], results: Sequence[dict], path: Path) -> Path:
     """Hypervolume (a fraction of the same seed's TPE final) against CPU-seconds: a column per seed,
     the per-trial strategies in the top row and the one-shot ones below, TPE in both (dark grey)."""
-    from search.style import PALETTE, new_figure, save
+    from search.report import PALETTE, new_figure, save
 
     reference = range_reference(results)
     seeds = sorted({r["seed"] for r in runs})

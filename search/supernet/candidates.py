@@ -18,22 +18,25 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable, Iterable
 
-from search.records import INFEASIBLE, REPEAT, TrialRecord
+from search.records import CANDIDATES_SUFFIX, INFEASIBLE, REPEAT, SUPERNET, TrialRecord
 
-SUFFIX = ".supernet"
-SUPERNET = "supernet"  # TrialRecord.kind of a candidate the supernet scored
 EVALUATION_TAG = "evaluation"
 CANDIDATE_TAG = "candidate"
 #: Proposals in a row that are repeats or infeasible before the space counts as exhausted.
 MAX_REPEATS = 200
 
 
-def open_candidates(storage: str, study: Any, *, sampler_of: Callable[[int], Any]) -> Any:
-    """The study's candidate Optuna study, created or loaded; `sampler_of(n)` builds the sampler given
-    the number of candidate trials already stored."""
+def open_candidates(storage: str, study: Any) -> Any:
+    """The study's candidate Optuna study, created or loaded, sampled by the study's own sampler
+    (its start-up sized to the candidates' budget)."""
     import optuna
 
-    name = study.name + SUFFIX
+    from search.study import study_sampler
+
+    def sampler_of(trials_in_storage: int) -> Any:
+        return study_sampler(study, trials_in_storage=trials_in_storage, budget=study.search.supernet.candidates)
+
+    name = study.name + CANDIDATES_SUFFIX
     if name in optuna.get_all_study_names(storage=storage):
         stored = optuna.load_study(study_name=name, storage=storage)
         return optuna.load_study(study_name=name, storage=storage,
@@ -70,7 +73,7 @@ def search_candidates(cstudy: Any, study: Any, score: Callable[[Any], dict], *, 
 
     from fwformer.config import architecture
     from search.supernet.evaluate import choice_of
-    from search.trainable import scalars
+    from search.trials import scalars
 
     distributions = study.space.distributions()
     seen = {TrialRecord.of(t).canonical_key: t for t in scored(cstudy)}

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from search import pareto
+from search.front import pareto
 from search.records import TrialRecord
 
 ENQUEUED = "supernet_enqueued"  # study attribute: the candidate numbers queued as trials

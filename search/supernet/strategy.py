@@ -29,8 +29,6 @@ class SupernetStrategy:
         self.plan = plan
         study = plan.study
         self.settings = study.search.supernet
-        # The budget of trained trials is k, fixed before the ledger and the terminal read it.
-        study.search.trials = int(self.settings.confirm)
         self.cfg = training_config(study)
         given = self.settings.checkpoint
         self.dir = Path(given).expanduser() if given else default_dir(plan.workdir, self.cfg)
@@ -110,12 +108,10 @@ class SupernetStrategy:
 
     def _score(self, optuna_study: Any, log: Any, progress: Any, stop: Any, datasets: tuple) -> Any:
         from fwformer.engine import resolve_device, torch_settings
-        from search.samplers import make_sampler, session_seed
         from search.supernet.evaluate import SubnetScorer
 
         study, s, n = self.plan.study, self.plan.study.search, self.settings
-        cstudy = cand.open_candidates(self.plan.storage, study, sampler_of=lambda stored: make_sampler(
-            s.sampler, seed=session_seed(s.seed, stored), budget=n.candidates, **dict(s.sampler_options or {})))
+        cstudy = cand.open_candidates(self.plan.storage, study)
         failed = cand.fail_running(cstudy)
         cand.log_missing(cstudy, log)
         done = len(cand.scored(cstudy))

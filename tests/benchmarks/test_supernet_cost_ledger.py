@@ -15,10 +15,10 @@ class Killed(Exception):
 def fake(monkeypatch, tmp_path):
     """A training of 6 epochs whose checkpoint is `state['done']`, each epoch 10 CPU-seconds on a fake clock."""
     import benchmarks.supernet as bench
-    import search.supernet.training as training
+    import search.supernet as supernet
 
     state = dict(done=0, clock=0.0)
-    monkeypatch.setattr(training, "trained_epochs", lambda folder: (state["done"], 6 if state["done"] else 0))
+    monkeypatch.setattr(supernet, "trained_epochs", lambda folder: (state["done"], 6 if state["done"] else 0))
     monkeypatch.setattr(bench, "time", types.SimpleNamespace(process_time=lambda: state["clock"]))
 
     def train(stop_after=None, cost_report=True):

@@ -94,7 +94,7 @@ def test_bn_recalibration_twice_after_left_over_state():
 def test_supernet_scoring_twice_after_left_over_state():
     from fwformer.data import build_datasets, with_data_geometry
     from fwformer.supernet import Choice, Supernet
-    from search.supernet.evaluate import SubnetScorer
+    from search.supernet import SubnetScorer
 
     cfg = with_data_geometry(load_config("tiny", ["data=digits", "train.energy_batches=1"]))
     torch.manual_seed(0)
