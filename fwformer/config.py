@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
-from fwformer.errors import ConfigError, closest
+from fwformer.cli import ConfigError, closest
+
+if TYPE_CHECKING:
+    import torch
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -84,7 +87,7 @@ class TrainConfig:
 
 @dataclass
 class EnergyConfig:
-    """How energy is priced (`fwformer.energy`; README "Energy")."""
+    """How energy is priced (`fwformer.energy`; `docs/guides/energy.md`)."""
 
     # sop: the field's synaptic-operation convention (Spikformer, FWformer); simple: spikingjelly's
     # estimate_simple_energy, arithmetic plus memory traffic; lemaire: Lemaire et al. 2022 via spikingjelly.
@@ -206,7 +209,7 @@ def _preset_or_file(source: Union[str, Path]) -> Path:
 
 
 def _merge(base: Any, *layers: Any) -> Config:
-    from fwformer.structured import merge_structured, to_object
+    from fwformer.cli import merge_structured, to_object
 
     cfg = to_object(Config, merge_structured(Config, base, *layers))
     assert isinstance(cfg, Config)
@@ -219,7 +222,7 @@ def load_config(
     """A validated Config from a preset name, YAML path, dict or Config, plus dotlist overrides."""
     from omegaconf import OmegaConf
 
-    from fwformer.structured import expand_shorthands, parse_overrides
+    from fwformer.cli import expand_shorthands, parse_overrides
 
     if isinstance(source, Config):
         base = OmegaConf.structured(source)
@@ -344,3 +347,21 @@ def check_train_config(tc: TrainConfig) -> None:
     for ok, message in rules:
         if not ok:
             raise ConfigError(message)
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device `train.device` names: `auto` is CUDA when there is one, else the CPU; other names
+    must be available here. Torch loads on the first call, not with the config."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown train.device '{name}'; expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but CUDA is not available here; use train.device=auto or cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unsupported train.device '{name}'; expected auto, cpu, cuda or cuda:N")
+    return device

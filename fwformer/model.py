@@ -9,12 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fwformer.cli import ConfigError
 from fwformer.config import Config, validate
-from fwformer.errors import ConfigError
-from fwformer.layers import LinearBN
+from fwformer.layers import LinearBN, SpikingPatchSplitting, make_lif
 from fwformer.mixers import AttentionOptions, Mixer, create_mixer
-from fwformer.neurons import make_lif
-from fwformer.sps import SpikingPatchSplitting
 
 
 class SpikingMLP(nn.Module):
@@ -112,7 +110,7 @@ class SpikingTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Neuron state persists across calls (spikingjelly's contract): whoever runs a batch resets
-        # it before and after (`fwformer.neurons.reset_state`).
+        # it before and after (`fwformer.layers.reset_state`).
         return classify(self, self.forward_features(x))
 
 

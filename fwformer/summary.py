@@ -1,7 +1,7 @@
 """Size and theoretical energy of a model: `python -m fwformer.summary PRESET_OR_YAML [key=value ...]`.
 
 Prints parameters, the token grid, T, the mixer of every block, MACs, ACs, energy per image
-under the config's energy model (`energy.model`: sop, simple, lemaire; README "Energy") and a
+under the config's energy model (`energy.model`: sop, simple, lemaire; `docs/guides/energy.md`) and a
 per-part and per-layer breakdown. Without `--data` every spike input is assumed to fire at rate 1;
 with `--data NAME` the rates are measured on a few validation batches of that dataset, on the
 freshly built (untrained) weights. `--json` prints one JSON object instead.
@@ -18,8 +18,10 @@ import json
 import sys
 from typing import Any, Optional, Sequence
 
+from fwformer.cli import ConfigError, exit_on_user_error
 from fwformer.config import Config, load_config, validate
-from fwformer.errors import ConfigError, exit_on_user_error
+
+__all__ = ["build_parser", "format_summary", "main", "summarize"]
 
 
 def summarize(cfg: Config, *, data: Optional[str] = None, batches: Optional[int] = None) -> dict[str, Any]:
@@ -28,11 +30,10 @@ def summarize(cfg: Config, *, data: Optional[str] = None, batches: Optional[int]
     `data` names a dataset whose validation batches (at most `batches`, default
     `cfg.train.energy_batches`) give measured firing rates; None assumes rate 1.
     """
+    from fwformer.data import dataset_info
     from fwformer.energy import measure_energy
     from fwformer.model import build_model, count_parameters
-
-    from fwformer.data import dataset_info
-    from fwformer.engine import input_kind_of
+    from fwformer.train import input_kind_of
 
     loader = None
     if data is not None:
@@ -133,7 +134,7 @@ def format_summary(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fwformer.summary", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="preset name (e.g. spikformer-4-384) or YAML file")
@@ -147,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
 
 @exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = _parser().parse_intermixed_args(argv)
+    args = build_parser().parse_intermixed_args(argv)
     if args.batches is not None and (args.data is None or args.batches < 1):
         raise ConfigError(f"--batches must be >= 1 and goes with --data NAME, but got --batches {args.batches}"
                           + ("" if args.data else " without --data"))

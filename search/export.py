@@ -4,7 +4,7 @@
     python -m fwformer.train --config best.yaml --out runs/best
 
 Picks act on the study's Pareto front (`search.front`: its own objectives; pruned and failed trials
-never count): `knee` (see search.pareto), `max-<metric>`, `min-<metric>`, `<metric><=X` (the best
+never count): `knee` (see search.front.pareto), `max-<metric>`, `min-<metric>`, `<metric><=X` (the best
 front point in the other objectives with metric <= X), `<metric>>=X` (likewise with metric >= X);
 `acc` and `energy` stand for `val_acc` and `energy_mj` (`max-acc`, `energy<=0.4`; `acc>=90` on
 fractional accuracies means 90 %). `--trial N` exports trial N instead. Quote the comparisons in
@@ -23,14 +23,14 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-from fwformer.errors import ConfigError, exit_on_user_error
+from fwformer.cli import ConfigError, exit_on_user_error
 from search.front import Front, parse_pick
 from search.records import TrialRecord, code_version
-from fwformer.locations import check_output_file
+from fwformer.cli import check_output_file
 from search.front import DEFAULT_STORAGE, load_stored_study, study_objectives
 from search.records import redact
 
-__all__ = ["build_parser", "export_architecture", "main"]
+__all__ = ["build_parser", "export_architecture", "export_from_front", "main"]
 
 def _plain(x: Any) -> Any:
     """Numbers and containers YAML and OmegaConf accept (numpy scalars, tuples, inf become plain)."""
@@ -53,15 +53,12 @@ def export_architecture(study_name: str, pick: Optional[str] = "knee", out: Unio
     the studies the storage holds), a study without finished trials, a bad pick, or a pick that
     matches nothing (naming what the front offers).
     """
-    from fwformer.config import load_config, save_config
-
     out = Path(out)
     check_output_file(out, "--out")
     if out.exists() and not force:
         raise ConfigError(f"'{out}' exists; pass --force to overwrite it")
     study = load_stored_study(study_name, storage)
-    objectives = study_objectives(study)
-    front = Front.of_study(study, objectives)
+    front = Front.of_study(study, study_objectives(study))
     if trial is not None:
         chosen = next((t for t in front.candidates if t.number == trial), None)
         if chosen is None:
@@ -69,21 +66,33 @@ def export_architecture(study_name: str, pick: Optional[str] = "knee", out: Unio
             why = f"is {state}" if state else "does not exist"
             raise ConfigError(f"trial {trial} of study '{study_name}' {why}; finished trials with a config: "
                               f"{', '.join(str(t.number) for t in front.candidates) or '(none)'}")
-        picked_by = f"trial {trial}"
-    else:
-        parse_pick(pick or "knee", objectives.metrics)  # a bad pick fails before the study is read further
-        if not front.candidates:
-            counts: dict[str, int] = {}
-            for t in study.get_trials(deepcopy=False):
-                counts[t.state.name] = counts.get(t.state.name, 0) + 1
-            shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
-            raise ConfigError(f"study '{study_name}' has no COMPLETE trial with a config yet ({shown})")
-        try:
-            chosen = front.pick(pick or "knee")
-        except ConfigError as err:
-            raise ConfigError(f"{err} (study '{study_name}')") from None
-        picked_by = str(pick or "knee")
+        return write_export(chosen, front, study_name, f"trial {trial}", out, storage=storage)
+    parse_pick(pick or "knee", front.objectives.metrics)  # a bad pick fails before the study is read further
+    if not front.candidates:
+        counts: dict[str, int] = {}
+        for t in study.get_trials(deepcopy=False):
+            counts[t.state.name] = counts.get(t.state.name, 0) + 1
+        shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
+        raise ConfigError(f"study '{study_name}' has no COMPLETE trial with a config yet ({shown})")
+    return export_from_front(front, study_name, pick, out, storage=storage)
 
+
+def export_from_front(front: Front, study_name: str, pick: Optional[str] = "knee", out: Union[str, Path] = "best.yaml",
+                      *, storage: str) -> dict:
+    """The picked member of a front already built (the end of a search has one) into `out`, whether or
+    not it exists; ConfigError for a pick that matches nothing."""
+    try:
+        chosen = front.pick(pick or "knee")
+    except ConfigError as err:
+        raise ConfigError(f"{err} (study '{study_name}')") from None
+    return write_export(chosen, front, study_name, str(pick or "knee"), Path(out), storage=storage)
+
+
+def write_export(chosen: Any, front: Front, study_name: str, picked_by: str, out: Path, *, storage: str) -> dict:
+    """Trial `chosen`'s config with its provenance as an fwformer YAML at `out`."""
+    from fwformer.config import load_config, save_config
+
+    objectives = front.objectives
     record = TrialRecord.of(chosen)
     cfg = load_config(dict(record.config))
     cfg.name = f"{study_name}-trial{chosen.number}"

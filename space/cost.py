@@ -24,8 +24,8 @@ def model_cost(cfg: Config, *, energy: bool = True) -> Cost:
 
     from fwformer.data import dataset_info
     from fwformer.energy import measure_energy
-    from fwformer.engine import input_kind_of
     from fwformer.model import build_model, count_parameters
+    from fwformer.train import input_kind_of
 
     with torch.device("cpu"):
         model = build_model(cfg)

@@ -16,7 +16,7 @@ import itertools
 import json
 from typing import Optional, Sequence
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 
 
 def family_names() -> dict[str, str]:

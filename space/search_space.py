@@ -16,11 +16,10 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
+from fwformer.cli import ConfigError, merge_structured, to_object
 from fwformer.config import LIMITS, Config, architecture, config_to_dict, load_config, validate
-from fwformer.errors import ConfigError
 from space.cost import Cost, model_cost
 from space.mixers import canonical_mixer, expand_mixer
-from fwformer.structured import merge_structured, to_object
 from space.schema import SpaceConfig
 
 #: Width choices a space may search; empty in the space means "the base config's value".

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from fwformer.engine import reset_state
+from fwformer.layers import reset_state
 
 
 def assert_same_logits(supernet, model, choice, x, training: bool) -> None:

@@ -68,7 +68,7 @@ def records(folder: Path, path: Path, overrides: Sequence[str] = (), *, tracking
     outbox = Outbox(say=progress.say, where=plan.tracking_uri, retry_every=retry_every)
     return SimpleNamespace(plan=plan, strategy=strategy, optuna=ostudy, tracker=tracker, progress=progress, text=text,
                            outbox=outbox, log=SupernetLog(tracker, outbox),
-                           trial_log=TrialLog(tracker, outbox, on_run=lambda number, run_id: None))
+                           trial_log=TrialLog(tracker, outbox))
 
 
 def prepare(r, stop) -> None:

@@ -1,8 +1,10 @@
-"""Every mixer side by side on one model geometry: speed, memory and energy against SSA and identity.
+"""Every mixer side by side on one model geometry: speed, memory and energy against SSA and identity
+(`python -m benchmarks.mixers`).
 
     python -m benchmarks.mixers [--device cpu|cuda] [--geometry NAME ...] [--json FILE]
                                 [--repeats N] [--quick] [--energy-only] [--energy-steps N]
                                 [--energy-checkpoints STEP ...]
+    python -m benchmarks.mixers --report FILE.json ...     # the benchmark pages' tables of result files
 
 For each geometry the same model is built once per mixer (every block set to that mixer), all in
 one process, and measured in interleaved rounds: round r times every mixer once, in an order
@@ -32,5 +34,17 @@ Per mixer:
 
 Modules, one job each: `catalogue` (the mixers measured, the claims and goals), `subjects` (the
 models and geometries), `timing`, `memory`, `energy`, `run` (one geometry's stages and ratios),
-`table` (the terminal table), `cli`.
+`table` (the terminal table), `markdown` (the pages' tables), `cli`.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:  # the command loads on first use: `import benchmarks.mixers.subjects` stays light
+        return getattr(importlib.import_module("benchmarks.mixers.cli"), name)
+    raise AttributeError(f"module 'benchmarks.mixers' has no attribute {name!r}")

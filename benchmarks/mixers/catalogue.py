@@ -24,5 +24,6 @@ CLAIMS = {
 }
 # FWformer's CIFAR-10 energy table (REFERENCE.md): 2D-FFT 0.393 mJ, SSA 0.523 mJ per image.
 PUBLISHED_FFT2D_VS_SSA = 0.393 / 0.523
-# The goals at Spikformer-4-384 geometry, for the best fixed-basis mixer.
+# The goals for the best fixed-basis mixer at Spikformer-4-384 geometry: FWformer's upper claims, and within 10%
+# of the identity bound.
 GOALS = dict(train_vs_ssa=1.5, infer_vs_ssa=1.7, vs_identity=0.9, energy_vs_ssa=0.75)

@@ -1,4 +1,4 @@
-"""The command line: options checked before anything runs, then every geometry, JSON after each stage."""
+"""`python -m benchmarks.mixers`: options checked before anything runs, then every geometry, JSON after each stage."""
 from __future__ import annotations
 
 import argparse
@@ -8,18 +8,20 @@ import sys
 import time
 from typing import Any, Optional
 
-import benchmarks.mixers as package
-from benchmarks.common import check_outputs, machine_info, usable_cores, write_json
+from benchmarks.common import check_outputs, machine_info, read_result_files, usable_cores, write_json
 from benchmarks.mixers.catalogue import BASELINE, BOUND, CLAIMS, GOALS, MIXERS
+from benchmarks.mixers.markdown import markdown_tables
 from benchmarks.mixers.memory import memory_child
 from benchmarks.mixers.run import Options, bench_geometry
 from benchmarks.mixers.subjects import GEOMETRIES
 from benchmarks.mixers.table import table
-from fwformer.errors import ConfigError, closest, exit_on_user_error
+from fwformer.cli import ConfigError, closest, exit_on_user_error
 
 
-def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.mixers", description=package.__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.mixers",
+                                description="Every mixer side by side on one model geometry: speed, memory and energy "
+                                            "against SSA and identity.")
     p.add_argument("--device", default=None, help="cpu or cuda[:N] (default: cuda when available, else cpu)")
     p.add_argument("--geometry", nargs="+", default=None, metavar="NAME",
                    help=f"geometries to run (default: all; --quick: small): {', '.join(GEOMETRIES)}")
@@ -48,13 +50,19 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--no-energy", action="store_true")
     p.add_argument("--no-isolated", action="store_true")
     p.add_argument("--quick", action="store_true", help="small geometry, 5 rounds")
+    p.add_argument("--report", nargs="+", default=None, metavar="FILE",
+                   help="print the markdown tables of these result files (the benchmark pages' tables) and stop")
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    return p
 
 
 @exit_on_user_error
 def main(argv: Optional[list[str]] = None) -> dict:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
+    if args.report:
+        payloads = read_result_files(args.report, "--report")  # --geometry: only those tables
+        print("\n".join(markdown_tables(payload, args.geometry) for payload in payloads))
+        return {}
     check_outputs({"--json": args.json})
     if args.memory_child:
         print(json.dumps(memory_child(json.loads(args.memory_child))))

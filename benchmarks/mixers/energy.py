@@ -5,9 +5,9 @@ import time
 from typing import Callable
 
 from benchmarks.common import CIFAR_SUBSET
-from fwformer.engine import evaluate_model
-from fwformer.errors import ConfigError
-from fwformer.neurons import fresh_state
+from fwformer.cli import ConfigError
+from fwformer.layers import fresh_state
+from fwformer.train import evaluate_model
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -121,8 +121,8 @@ def energy_by_kind(report) -> dict[str, float]:
 def rate_one_energy(cfg) -> dict:
     """Energy at firing rate 1 under every energy model; the top-level keys are the `sop` figures."""
     from fwformer.data import dataset_info
-    from fwformer.engine import input_kind_of
     from fwformer.model import build_model, count_parameters
+    from fwformer.train import input_kind_of
 
     input_kind = input_kind_of(dataset_info(cfg.data).event)
     model = build_model(cfg)

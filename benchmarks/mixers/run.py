@@ -12,7 +12,7 @@ from benchmarks.mixers.energy import load_cifar_subset, rate_one_energy, short_t
 from benchmarks.mixers.memory import cpu_memory, cuda_memory
 from benchmarks.mixers.subjects import Geometry, IsolatedMixer, Subject, geometry_config, is_cifar_shaped
 from benchmarks.mixers.timing import interleaved, paired_ratio
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 
 
 @dataclass
@@ -213,7 +213,7 @@ def add_ratios(rows: dict[str, dict]) -> None:
 
 
 def judge_goals(result: dict) -> dict:
-    """The issue's goals for the best fixed-basis mixer (by training throughput)."""
+    """The goals (`catalogue.GOALS`) judged for the best fixed-basis mixer (by training throughput)."""
     rows = result["mixers"]
     candidates = [m for m in FIXED_BASIS if m in rows]
     if not candidates or BASELINE not in rows:

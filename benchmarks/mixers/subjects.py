@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fwformer.neurons import fresh_state
+from fwformer.layers import fresh_state
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def make_batch(cfg, batch: int, device: str, seed: int = 0):
 def autocast(device: str, amp: bool):
     import torch
 
-    from fwformer.engine import autocast as engine_autocast
+    from fwformer.train import autocast as engine_autocast
 
     return engine_autocast(torch.device(device), amp)
 

@@ -2,9 +2,32 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Callable
 
-from benchmarks.common import median, quartiles, time_per_call
+from benchmarks.common import median, quartiles
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def time_per_call(fn: Callable[[], Any], calls: int, device: str) -> tuple[float, float]:
+    """(wall, process CPU) seconds per call of `fn`, averaged over `calls` back-to-back calls.
+
+    Wall time includes device work (synchronised). Process CPU time counts the CPU work of every
+    thread of this process and not the time other processes held the cores, so on a shared CPU it
+    measures the work a call costs rather than the scheduler; it means little for CUDA work.
+    """
+    synchronize(device)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        fn()
+    synchronize(device)
+    return (time.perf_counter() - wall) / calls, (time.process_time() - cpu) / calls
 
 
 def calls_for(fn: Callable[[], None], device: str, min_time: float, cap: int = 200) -> int:

@@ -29,7 +29,7 @@ def split_config(parent_cfg: Any, T: int, epochs: int) -> Any:
 def from_parent(parent: Path) -> Callable[[Any], Any]:
     """A model factory for `fwformer.train.train`: the sub-supernet its config describes, holding the
     parent supernet's trained weights (a resumed fine-tuning then loads its own checkpoint over them)."""
-    from fwformer.checkpoint import load_checkpoint
+    from fwformer.train import load_checkpoint
     from search.supernet import build_supernet
 
     weights = {k: v for k, v in load_checkpoint(parent)["model"].items() if not k.endswith("_extra_state")}

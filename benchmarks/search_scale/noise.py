@@ -1,6 +1,6 @@
 """How well stand-alone accuracy itself ranks the random architectures: the ceiling of any tau.
 
-Issue 20's tau goal compares the supernet's inherited accuracy with each architecture's stand-alone
+The tau goal (0.75) compares the supernet's inherited accuracy with each architecture's stand-alone
 val_acc from one training run. That run is itself a noisy measurement (initialisation, shuffling,
 augmentation; on digits a validation image is 0.28 points of accuracy), so no score can rank
 architectures by it better than the noise allows. This trains the same random architectures again
@@ -36,7 +36,7 @@ def _train_one(dataset: str, train_seed: int, params: dict) -> tuple[str, dict]:
     """One architecture trained stand-alone with `train_seed` (run in a worker process)."""
     import torch
 
-    from benchmarks.search_scale.curves import CurveCache
+    from benchmarks.common import CurveCache
     from benchmarks.search_scale.study import scale_study
 
     torch.set_num_threads(1)
@@ -79,7 +79,7 @@ def noise_rows(dataset: str, results: dict, replicas: dict, pooled: dict, train_
     import numpy as np
 
     from benchmarks.search_scale.summary import supernet_label
-    from benchmarks.supernet import kendall
+    from benchmarks.common import kendall
 
     keys = compared(results, replicas)
     first = np.array([results[k]["val_acc"] for k in keys])
@@ -118,7 +118,7 @@ def league_agreement(runs: Sequence[dict]) -> list[dict]:
     import itertools
     import statistics
 
-    from benchmarks.supernet import kendall
+    from benchmarks.common import kendall
 
     out = []
     for dataset in sorted({r["dataset"] for r in runs}):
@@ -193,7 +193,7 @@ def plot(results: dict, replicas: dict, pairs: dict, supernet: str, path: Path) 
 
 def load_replicas(path: Optional[Path], train_seed: int) -> dict:
     """The replicas cached at `path` (JSON, or gzipped JSON when it ends in .gz, as committed)."""
-    from fwformer.errors import ConfigError
+    from fwformer.cli import ConfigError
 
     if path is None or not path.is_file():
         return {}

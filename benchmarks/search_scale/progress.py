@@ -5,7 +5,7 @@ On the CIFAR-10 subset the 120-trial TPE baseline is about 8 CPU-hours per seed 
 from the curve cache the last one left. Its cache replays exactly the run so far (the seeded
 sampler proposes the same trials given the same outcomes), without training (`CurveCache.trains`).
 
-Issue 20's figure, compute to 95% of the baseline's *final* hypervolume, needs the finished
+The headline figure, compute to 95% of the baseline's *final* hypervolume, needs the finished
 baseline. What a partial one already gives is the comparison at equal hypervolume: the CPU-seconds
 a one-shot run took to its front's hypervolume against those the baseline took to the same
 hypervolume. Where the baseline has not reached it yet, the speed-up is a lower bound (the

@@ -36,7 +36,7 @@ def score(model: torch.nn.Module, batches: Sequence[torch.Tensor]) -> float:
     """The mean over `batches` of log det(kernel / layer-timesteps) of `model`, untrained, in eval mode."""
     import numpy as np
 
-    from fwformer.neurons import fresh_state, is_neuron
+    from fwformer.layers import fresh_state, is_neuron
 
     state: dict[str, Any] = {}
 
@@ -73,8 +73,8 @@ def training_batches(cfg: Any, datasets: tuple) -> list[torch.Tensor]:
 def score_architectures(study: Any, params: Sequence[dict]) -> list[float]:
     """The score of each architecture (a trial's params) at its trial's initialisation."""
     from fwformer.data import build_datasets, with_data_geometry
-    from fwformer.engine import seed_everything
     from fwformer.model import build_model
+    from fwformer.train import seed_everything
 
     first = with_data_geometry(study.trial_config(params[0]))
     batches = training_batches(first, build_datasets(first))

@@ -5,72 +5,58 @@ A run is a list of events in the order they happened: `cpu_s` the run's CPU-seco
 """
 from __future__ import annotations
 
-import itertools
 import math
+import threading
 import time
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
-from benchmarks.search_scale.curves import CurveCache, NotCached
+from benchmarks.common import CurveCache, NotCached, per_trial_search, random_architectures
 
-RULES = ("energy", "median")  # search.early_stop's rule; a plain accuracy median over every trial
+RULES = ("energy", "median")  # search.trials' energy-aware rule; a plain accuracy median over every trial
 
 
 def per_trial(study: Any, cache: CurveCache, seed: int, rule: Optional[str], log: Callable[[str], None], *,
               name: Optional[str] = None, grace_epochs: Optional[int] = None) -> dict:
-    """Ask/tell TPE as `search.ledger` runs it with one trial at a time: a repeat of an architecture
-    is told its earlier outcome and does not count; with a rule, every epoch from the grace epoch (the
-    study's, or `grace_epochs`) on is checked by `search.early_stop.Fidelity` against the trials before it.
-    With a cache that may not train, the run ends at the first trial it does not hold, marked `partial`
-    (the same seed proposes the same trials given the same outcomes, so this is the run so far)."""
+    """The per-trial search with one trial at a time (`benchmarks.common.per_trial_search`: a repeat of
+    an architecture is told its earlier outcome and does not count); with a rule, every epoch from the
+    grace epoch (the study's, or `grace_epochs`) on is checked by `search.trials.Fidelity` against the
+    trials before it. With a cache that may not train, the run ends at the first trial it does not
+    hold, marked `partial` (the same seed proposes the same trials given the same outcomes, so this is
+    the run so far)."""
     import dataclasses
 
-    import optuna
-    from optuna.trial import TrialState
-
     from search.trials import EarlyStopRule, Fidelity
-    from search.trials import MAX_REPEATS
-    from search.study import make_sampler
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    ostudy = optuna.create_study(directions=study.directions,
-                                 sampler=make_sampler(study.search.sampler, seed=seed, budget=study.search.trials))
-    epochs = int(study.base.train.epochs)
     stop_rule = EarlyStopRule.from_study(study) if rule else EarlyStopRule()
     if grace_epochs is not None:
         stop_rule = dataclasses.replace(stop_rule, grace_epochs=grace_epochs)
-    fidelity = Fidelity(stop_rule, "val_acc", epochs)
-    outcome: dict[str, tuple[Any, Optional[list]]] = {}  # key -> (state, values)
-    events, cpu, misses, partial = [], 0.0, 0, False
-    while len(outcome) < study.search.trials and misses < MAX_REPEATS:
-        trial = ostudy.ask(study.space.distributions())
-        key = cache.key(trial.params)
-        if key in outcome:
-            state, values = outcome[key]
-            ostudy.tell(trial, values, state=state) if values else ostudy.tell(trial, state=state)
-            misses += 1
-            continue
-        misses = 0
+    fidelity = Fidelity(stop_rule, "val_acc", int(study.base.train.epochs))
+    events: list[dict] = []
+
+    def train(trial: Any, key: str) -> tuple[str, Optional[list]]:
         # The energy rule compares with trials that cost no more; the median rule with every trial.
         fidelity.add(trial.number, row_bound(cache, trial.params) if rule == "energy" else 0.0)
-        try:
-            row, stopped = _run_trial(cache, trial, fidelity, rule is not None)
-        except NotCached:
-            partial = True
-            break
+        row, stopped = _run_trial(cache, trial, fidelity, rule is not None)
         if row["failed"]:
-            state, values, charged = TrialState.FAIL, None, row["cpu_s"]
+            state, values, charged = "FAIL", None, row["cpu_s"]
         elif stopped is not None:
-            state, values, charged = TrialState.PRUNED, None, stopped["cpu_s"]
+            state, values, charged = "PRUNED", None, stopped["cpu_s"]
         else:
-            state, values, charged = TrialState.COMPLETE, [row["val_acc"], row["energy_mj"]], row["cpu_s"]
-        ostudy.tell(trial, values, state=state) if values else ostudy.tell(trial, state=state)
-        outcome[key] = (state, values)
-        cpu += charged
-        events.append(dict(key=key, state=state.name, cpu_s=cpu, values=values,
+            state, values, charged = "COMPLETE", [row["val_acc"], row["energy_mj"]], row["cpu_s"]
+        spent = (events[-1]["cpu_s"] if events else 0.0) + charged
+        events.append(dict(key=key, state=state, cpu_s=spent, values=values,
                            stopped_at=None if stopped is None else stopped["epoch"]))
+        return state, values
+
+    partial = False
+    try:
+        per_trial_search(study, study.search.sampler, seed, study.search.trials, cache.key, train)
+    except NotCached:
+        partial = True
     name = name or ("tpe" if rule is None else f"tpe+early-stop-{rule}")
     pruned = sum(e["state"] == "PRUNED" for e in events)
-    log(f"  {name} seed {seed}: {len(events)} trials ({pruned} stopped early), {cpu:.0f} CPU-s"
+    spent = events[-1]["cpu_s"] if events else 0.0
+    log(f"  {name} seed {seed}: {len(events)} trials ({pruned} stopped early), {spent:.0f} CPU-s"
         + (" so far (the cache holds no more)" if partial else ""))
     return dict(strategy=name, seed=seed, events=events, **({"partial": True} if partial else {}))
 
@@ -95,16 +81,10 @@ def _run_trial(cache: CurveCache, trial: Any, fidelity: Any, rule: bool) -> tupl
     row = cache.get(trial.params)
     if row is not None:
         stopped = next((e for e in row["epochs"] if rule and fidelity.record(trial.number, e)), None)
-        if stopped is not None or row["complete"]:
+        if stopped is not None or row.get("complete", True):
             return row, stopped
     _, row = cache(trial.params, stop=(lambda m: fidelity.record(trial.number, m)) if rule else None)
     return row, (row["epochs"][-1] if not row["complete"] else None)
-
-
-class NoStop:
-    @staticmethod
-    def is_set() -> bool:
-        return False
 
 
 _SCORED: dict[tuple, tuple[list, float]] = {}  # (scorer, seed, candidates) -> scored candidates, their CPU-s
@@ -126,7 +106,7 @@ def scored_candidates(study: Any, score: Callable, seed: int, candidates: int) -
                                      sampler=make_sampler(study.search.sampler, seed=seed, budget=candidates))
         scored: list[tuple[Any, dict]] = []
         start = time.process_time()
-        search_candidates(cstudy, study, score, budget=candidates, stop=NoStop,
+        search_candidates(cstudy, study, score, budget=candidates, stop=threading.Event(),
                           on_scored=lambda t, r, k: scored.append((t, r)))
         _SCORED[memo] = ([(dict(t.params), [r["val_acc"], r["energy_mj"]]) for t, r in scored],
                          time.process_time() - start)
@@ -214,12 +194,14 @@ def supernet_rounds(study: Any, cache: CurveCache, score: Callable, seed: int, s
 
 
 def random_fidelity(study: Any, cache: CurveCache, score: Callable, n: int, seed: int) -> list[dict]:
-    """Inherited and stand-alone (val_acc, energy_mj) of `n` architectures drawn uniformly, and the
-    inherited val_loss (a finer score than accuracy where few validation images separate paths)."""
+    """Inherited and stand-alone (val_acc, energy_mj) of `n` architectures drawn uniformly
+    (`benchmarks.common.random_architectures`; one whose training failed is replaced by the next
+    draw), and the inherited val_loss (a finer score than accuracy where few validation images separate
+    paths)."""
     from search.supernet import choice_of
 
     out = []
-    for params in _random_draws(study, cache, seed):
+    for params in random_architectures(study, seed, key=cache.key):
         if len(out) == n:
             break
         key, row = cache(params)
@@ -229,23 +211,3 @@ def random_fidelity(study: Any, cache: CurveCache, score: Callable, n: int, seed
         out.append(dict(key=key, standalone=[row["val_acc"], row["energy_mj"]],
                         inherited=[inherited["val_acc"], inherited["energy_mj"]], inherited_loss=inherited["val_loss"]))
     return out
-
-
-def random_architectures(study: Any, cache: CurveCache, n: int, seed: int) -> list[dict]:
-    """The params of the first `n` architectures `random_fidelity` draws (it draws more only where a
-    training fails), so that they can be trained beforehand, in other processes."""
-    return list(itertools.islice(_random_draws(study, cache, seed), n))
-
-
-def _random_draws(study: Any, cache: CurveCache, seed: int) -> Iterator[dict]:
-    """Architectures drawn uniformly from the space, each distinct one once, in a seeded order."""
-    import random
-
-    rng, keys = random.Random(seed), set()
-    choices = study.space.choices()
-    while True:
-        params = {k: rng.choice(v) for k, v in choices.items()}
-        key = cache.key(params)
-        if key not in keys:
-            keys.add(key)
-            yield params

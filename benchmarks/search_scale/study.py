@@ -5,7 +5,7 @@ benchmark follows that file; data, model and training are the quickstart's (digi
 epochs). The early-stopping rule keeps fw_pareto's shape scaled to 6 epochs: fw_pareto gave no
 verdict before epoch 10 of 50 when this was measured, here none before epoch 2 of 6, and needs 5
 rivals; `tpe+early-stop-energy-g1` gives verdicts from epoch 1 of 6, the fraction fw_pareto now uses
-(8 of 50) because it won (BENCHMARKS.md).
+(8 of 50) because it won (the benchmark pages, docs/benchmarks/).
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def overrides(trials: int) -> list[str]:
 
 def scale_study(dataset: str, trials: int, extra: Sequence[str] = ()) -> Any:
     """The benchmark's study; `extra` overrides after the benchmark's own (`noise`: another train.seed)."""
-    from fwformer.errors import ConfigError
+    from fwformer.cli import ConfigError
     from search.study import load_study
 
     name, data = DATASETS[dataset]

@@ -70,7 +70,7 @@ def front_min_energy(events: Sequence[dict]) -> Optional[float]:
 
 def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict, epochs_of: dict,
          study_reference: Optional[dict] = None) -> list[dict]:
-    """One row per (dataset, seed, strategy), the fields issue 20 names first.
+    """One row per (dataset, seed, strategy), the headline fields first.
 
     `fidelity` maps (dataset, seed, supernet epochs) to random architectures' inherited and stand-alone
     results; `epochs_of` maps a one-shot strategy to its supernet's epochs, so that each row's tau over
@@ -79,7 +79,7 @@ def rows(runs: Sequence[dict], results: Sequence[dict], fidelity: dict, epochs_o
     """
     from scipy.stats import kendalltau
 
-    from benchmarks.supernet import kendall
+    from benchmarks.common import kendall
 
     reference = range_reference(results)
     baselines = {(r["dataset"], r["seed"]): r for r in runs if r["strategy"] == "tpe"}
@@ -191,7 +191,7 @@ def training_free_rows(dataset: str, scores: dict, results: dict, fidelity: dict
     """SNASNet's score against stand-alone val_acc over the random architectures, beside each
     supernet's inherited val_acc on the same ones (pooled over seeds), and as a pre-filter: how many
     of the stand-alone top quarter its top half keeps (chance: half)."""
-    from benchmarks.supernet import kendall
+    from benchmarks.common import kendall
 
     keys = sorted(scores)
     acc = [results[k]["val_acc"] for k in keys]

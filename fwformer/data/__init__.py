@@ -17,17 +17,9 @@ import dataclasses
 import importlib
 from typing import Optional
 
-from fwformer.config import Config, DataConfig, validate
-from fwformer.data.base import (
-    BatchLoader,
-    DataInfo,
-    DataUnavailableError,
-    FolderDataset,
-    InMemoryDataset,
-    default_root,
-    resolve_device,
-)
-from fwformer.errors import ConfigError, closest
+from fwformer.cli import ConfigError, closest
+from fwformer.config import Config, DataConfig, resolve_device, validate
+from fwformer.data.base import BatchLoader, DataInfo, DataUnavailableError, FolderDataset, InMemoryDataset, default_root
 
 # name -> module implementing `info(DataConfig) -> DataInfo` and `build(Config, DataInfo) -> (train, val)`.
 DATASETS = {
@@ -43,7 +35,7 @@ DATASETS = {
 
 __all__ = [
     "DATASETS", "DataInfo", "DataUnavailableError", "InMemoryDataset", "FolderDataset", "BatchLoader",
-    "dataset_info", "with_data_geometry", "build_datasets", "make_loader", "default_root", "resolve_device",
+    "dataset_info", "with_data_geometry", "build_datasets", "make_loader", "default_root",
 ]
 
 

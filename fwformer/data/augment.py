@@ -19,9 +19,9 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from fwformer.cli import ConfigError, closest
 from fwformer.config import DataConfig
 from fwformer.data.base import DataInfo
-from fwformer.errors import ConfigError, closest
 
 
 def random_crop(x: torch.Tensor, padding: int) -> torch.Tensor:

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fwformer.engine import resolve_device  # noqa: F401 - re-exported by fwformer.data
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 
 
 class DataUnavailableError(ConfigError):

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fwformer.cli import ConfigError
 from fwformer.config import Config, DataConfig
 from fwformer.data import events as ev
 from fwformer.data.base import DataInfo, FolderDataset, data_root, stratified_split
 from fwformer.data.frame_cache import CachedFrames, FrameKey, FrameWriter, is_complete, load_or_build
 from fwformer.data.frames import FRAMES_BY, integrate
 from fwformer.data.splits import check_split
-from fwformer.errors import ConfigError
 
 CIFAR10_DVS_TRAIN_FRACTION = 0.9  # Spikformer's split of CIFAR10-DVS
 

@@ -17,10 +17,10 @@ from typing import Optional
 import numpy as np
 import torch
 
+from fwformer.cli import ConfigError
 from fwformer.config import Config, DataConfig
 from fwformer.data.base import DataInfo, DataUnavailableError, InMemoryDataset, channel_stats, resize_square
 from fwformer.data.splits import check_split, split_in_memory
-from fwformer.errors import ConfigError
 
 
 def _path(dc: DataConfig) -> Path:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Optional
 
+from fwformer.cli import ConfigError
 from fwformer.config import DataConfig
 from fwformer.data.base import InMemoryDataset, stratified_split
-from fwformer.errors import ConfigError
 
 SPLITS = ("stratified", "test", "all")
 

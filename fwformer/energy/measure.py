@@ -8,13 +8,13 @@ from typing import Any, Iterable, Optional
 import torch
 from torch import nn
 
+from fwformer.cli import ConfigError
 from fwformer.energy.models import ENERGY_MODELS, sop_layers
+from fwformer.energy.products import listening
 from fwformer.energy.report import MIXER_PART, PJ_TO_MJ, EnergyReport
 from fwformer.energy.sop import PRICED, SopMeter, random_spikes
 from fwformer.energy.static_input import RunOnce
-from fwformer.energy_ops import listening
-from fwformer.errors import ConfigError
-from fwformer.neurons import is_neuron
+from fwformer.layers import is_neuron
 
 INPUT_KINDS = ("static", "frames")
 
@@ -166,7 +166,7 @@ def check_priceable(model: nn.Module, energy_model: str, *, input_kind: str) -> 
 
 
 def _sop_pass(model, inputs, names, layers_to_watch, input_kind, rate_one, generator):
-    from fwformer.neurons import fresh_state, reset_state
+    from fwformer.layers import fresh_state, reset_state
 
     meter = SopMeter(names)
     run_once = RunOnce(layers_to_watch)

@@ -1,7 +1,7 @@
 """The synaptic-operation pass: FLOPs, input kind and firing rate of every priced call.
 
 Every `nn.Conv1d/2d/3d` and `nn.Linear` call, and every product a mixer reports through
-`fwformer.energy_ops.record_product` (SSA's q k^T and (q k^T) v, basis products, wavelet
+`fwformer.energy.record_product` (SSA's q k^T and (q k^T) v, basis products, wavelet
 transforms), is recorded with:
 
 - its FLOPs from shapes (multiply-accumulates; bias ignored): Linear prod(leading dims) x in x out,

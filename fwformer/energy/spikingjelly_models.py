@@ -4,7 +4,7 @@ We call its public profilers rather than re-implementing them, so a figure under
 `lemaire` is the one spikingjelly gives for the same model and batch, with one documented change:
 a layer fed a static image repeated over T runs once while the profiler watches (the field's
 convention, `fwformer.energy.static_input`). What spikingjelly counts differently from the
-synaptic-operation convention is listed in the README ("Energy").
+synaptic-operation convention is listed in the energy guide (`docs/guides/energy.md`).
 """
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ from typing import Any, Iterable, Optional
 import torch
 from torch import nn
 
+from fwformer.cli import ConfigError
 from fwformer.energy.report import PJ_TO_MJ, LayerEnergy
 from fwformer.energy.sop import PRICED, all_spikes
 from fwformer.energy.static_input import RunOnce
-from fwformer.errors import ConfigError
-from fwformer.neurons import is_neuron
+from fwformer.layers import is_neuron
 
 
 def _run(model: nn.Module, inputs: Iterable[torch.Tensor], profiler: Any, run_once: RunOnce, rate_one: bool) -> None:
     """Forward every input under `profiler`; its hooks are registered before the run-once hooks."""
-    from fwformer.neurons import fresh_state, reset_state
+    from fwformer.layers import fresh_state, reset_state
 
     neurons = [m for m in model.modules() if is_neuron(m)]
     handles = [m.register_forward_hook(all_spikes) for m in neurons] if rate_one else []

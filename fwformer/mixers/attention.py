@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from fwformer.energy_ops import record_product
+from fwformer.energy import record_product
 from fwformer.layers import LinearBN
 
 

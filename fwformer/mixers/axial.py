@@ -35,15 +35,28 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fwformer.energy_ops import record_product
+from fwformer.energy import record_product
 from fwformer.mixers.attention import SpikingAttention
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 
 
 @register("axial")
 class AxialAttentionMixer(Mixer):
     activity_products = True  # each axis's q k^T and its product with v
+    card = MixerCard(
+        computes="Spikformer's attention along the rows of the grid, a LIF, then along its columns; each axis "
+                 "its own q, k, v and projection; no relative position terms. The core costs `2 N (H + W) D` per "
+                 "step instead of SSA's `2 N^2 D`.",
+        paper="Axial attention (Ho et al. 2019, the sequential form; Axial-DeepLab, Wang et al. ECCV 2020, "
+              "per-axis layers)",
+        code="csrhddlam/axial-deeplab @ 79088ed, `lib/models/axialnet.py`, `AxialAttention` (the structure "
+             "followed; no spiking version is published)",
+        interpretation="Our spiking interpretation: sequential axes (rows, then columns) rather than summed "
+                       "ones, per-axis projections (twice SSA's parameters), no relative position terms, the "
+                       "config's `ssa` options.",
+    )
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
@@ -72,6 +85,15 @@ class ConvBN2d(nn.Sequential):
 @register("gsap")
 class GatedSpikingAxialPropagation(Mixer):
     activity_products = True  # the gate spikes multiply the propagated message
+    card = MixerCard(
+        computes="`loc = BN(DW_3x3(x))`, gate `g = LIF_0.5(BN(W_g x))`, `f = LIF(BN(W_f x))`, "
+                 "`m = BN(DW_{(2H-1)x1}(LIF(BN(DW_{1x(2W-1)}(f)) + f)))` (whole-axis depthwise convolutions), "
+                 "`BN(W_p LIF_0.5(BN(x + loc + m * g)) + b)`.",
+        paper="Gated Spiking Axial Propagation (GSAP)",
+        code="Fancyssc/GSAP @ d92d979, `cifar10/gsap/spiking.py`, `GSAPAttention`",
+        interpretation="The axis length is our grid's side (the reference's `feature_size`).",
+        shortcut="membrane",
+    )
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)

@@ -11,13 +11,14 @@ too): the neuron constants, and `attention`, the options of Spikformer's attenti
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 from torch import nn
 
+from fwformer.layers import make_lif
 from fwformer.mixers.attention import AttentionOptions
-from fwformer.neurons import make_lif
+from fwformer.mixers.card import MixerCard
 
 
 class Mixer(nn.Module):
@@ -28,6 +29,9 @@ class Mixer(nn.Module):
     #: True when the mixer multiplies two activity-dependent tensors (attention maps, gates, masks
     #: computed from the input): a neuromorphic chip with fixed synaptic weights cannot run it.
     activity_products: bool = False
+    #: What it computes, the paper and code it follows, our interpretations (`fwformer.mixers.card`).
+    #: Every registered class declares its own; the documentation's mixer reference is built from them.
+    card: ClassVar[Optional[MixerCard]] = None
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, tau: float = 2.0,
                  surrogate_alpha: float = 4.0, attention: Optional[AttentionOptions] = None):

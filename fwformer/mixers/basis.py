@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fwformer.energy_ops import record_product
+from fwformer.energy import record_product
 from fwformer.mixers.base import Mixer
 
 

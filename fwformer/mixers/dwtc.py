@@ -25,8 +25,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from fwformer.mixers.basis import BasisMixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 from fwformer.mixers.wavelet import (
     analysis_macs,
@@ -41,6 +42,16 @@ BASES = ("haar", "db2", "rbio2.2")
 
 @register("dwtc")
 class DWTCombinationMixer(BasisMixer):
+    card = MixerCard(
+        computes="`(sum_k alpha_k A_k) x`: the one-level 2-D DWTs of haar, db2 and rbio2.2 summed with "
+                 "learnable weights `alpha_k` (starting at 1/3), coefficients out, then BN.",
+        paper="FWformer's DWT-C (Wang et al., arXiv 2403.18228): wavelet bases combined with learnable parameters",
+        code="none published for FWformer",
+        interpretation="The three families (different shapes, each a basis of every even grid from 4x4) and one "
+                       "scalar weight per basis.",
+        shortcut="spike",
+    )
+
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
         self.check_grid(self.grid)

@@ -14,7 +14,7 @@ with b channel blocks of s = D / b channels:
     features = wavelet + conv1 + conv2               real values; no LIF, no residual inside
 
 H_n is the orthonormal multi-level Haar matrix (`haar_matrix`), fixed. NegIF is SWformer's ternary
-integrate-and-fire neuron (`fwformer.neurons.SignedIFNode`) with the layers' thresholds: +1 at
+integrate-and-fire neuron (`fwformer.layers.SignedIFNode`) with the layers' thresholds: +1 at
 v >= 1.0 (`vth=1.0`), -1 at v <= -(0.5 + 1e-3) (the class default 0.5 kept), hard reset, reset not
 detached. The 2-D transform is the tensor product of two full 1-D transforms (PyWavelets' `wavedec`
 along each axis), not Mallat's pyramid (`wavedec2`, our `dwt-haar@3`): a different basis beyond
@@ -55,11 +55,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fwformer.energy_ops import record_product
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
+from fwformer.energy import record_product
+from fwformer.layers import SignedIFNode
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register, register_family
-from fwformer.neurons import SignedIFNode
 
 CIFAR_BLOCKS = 4  # SWformer's train.py --flblocks default, which its CIFAR runs use
 HAAR_VTH_POS = 1.0  # Haar2DForward/Haar2DInverse(MultiStepNegIFNode, vth=1.0)
@@ -164,6 +165,21 @@ class FrequencyAwareTokenMixer(Mixer):
     shared by the channel blocks; the sum of the three branches (ending in BN) as features."""
 
     activity_products = False  # Haar, M and the convs are weights; nothing multiplies two activities
+    card = MixerCard(
+        computes="SWformer's Frequency-Aware Token Mixer with b channel blocks (`fatm`: 4, its CIFAR runs'): "
+                 "`BN(Haar^-1(BN(LIF(BN(Haar(x))) blockdiag(M))))` with `Haar(X) = H NegIF(X H^T)`, "
+                 "`Haar^-1(Y) = H^T NegIF(NegIF(Y) H)`, H the fixed orthonormal multi-level Haar matrix and NegIF "
+                 "ternary integrate-and-fire neurons (+1 at v >= 1.0, -1 at v <= -0.501); plus `BN(Conv1x1(x))` "
+                 "and `BN(Conv3x3(x))`, each one s->s convolution with bias shared by the blocks; the three "
+                 "summed. Its spikes are signed: a -1 is a subtraction, which a fixed-weight chip can run.",
+        paper="SWformer (Fang et al., ECCV 2024, arXiv 2403.11138)",
+        code="bic-L/Spiking-Wavelet-Transformer @ da8c644, `cifar10-100/model.py` (`FATM`), "
+             "`cifar10-100/wavelet_layers.py`, `cifar10-100/neuron.py` (`MultiStepNegIFNode`)",
+        interpretation="A non-square grid takes one Haar matrix per axis (the reference assumes a square; both "
+                       "sides must be powers of two). The ImageNet variant's extras are not implemented.",
+        shortcut="membrane",
+        examples=("fatm@2",),
+    )
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, blocks: int = CIFAR_BLOCKS, **common):
         super().__init__(dim, grid, num_heads, **common)

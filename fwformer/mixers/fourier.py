@@ -26,6 +26,7 @@ import math
 import torch
 
 from fwformer.mixers.basis import BasisMixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 
 
@@ -47,6 +48,17 @@ def dft_real_basis_2d(h: int, w: int) -> torch.Tensor:
 class Fourier1dMixer(BasisMixer):
     """Re(DFT) along the row-major token sequence (FWformer's 1D-FFT)."""
 
+    card = MixerCard(
+        computes="`Re(F_N) x`: the real part of the orthonormal DFT along the row-major token sequence "
+                 "(N = H W), coefficients out (coefficient k is token k), then BN over channels.",
+        paper="FWformer's 1D-FFT (Wang et al., arXiv 2403.18228)",
+        code="none published for FWformer",
+        interpretation="The public text names the transform only: the axis (the tokens, in place of SSA's "
+                       "attention map; channels are not mixed), the real part (as FNet), no inverse, the "
+                       "1/sqrt(N) scale and BN then the output LIF after it are ours.",
+        shortcut="spike",
+    )
+
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
         self.set_fixed_basis(dft_real_basis(self.num_tokens))
@@ -55,6 +67,17 @@ class Fourier1dMixer(BasisMixer):
 @register("fft2d")
 class Fourier2dMixer(BasisMixer):
     """Re(2-D DFT) over the H x W token grid (FWformer's 2D-FFT)."""
+
+    card = MixerCard(
+        computes="`Re(F_H (x) F_W) x`: the real part of the orthonormal 2-D DFT over the H x W token grid, "
+                 "coefficients out, then BN over channels.",
+        paper="FWformer's 2D-FFT (Wang et al., arXiv 2403.18228)",
+        code="none published for FWformer",
+        interpretation="\"2-D\" is the H x W token grid here, not tokens x channels as in FNet: the fixed basis "
+                       "takes the place of SSA's token-by-token attention map. Real part, no inverse, scale and "
+                       "the BN/LIF placement as `fft1d`.",
+        shortcut="spike",
+    )
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)

@@ -18,6 +18,7 @@ import math
 import torch
 
 from fwformer.mixers.basis import BasisMixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 
 
@@ -36,9 +37,20 @@ def hartley_basis_2d(h: int, w: int) -> torch.Tensor:
     return ((torch.cos(angle) + torch.sin(angle)) / math.sqrt(h * w)).float()
 
 
+HARTLEY_CARD = MixerCard(
+    computes="`H x`: the orthonormal Hartley basis `cas = cos + sin` along the row-major tokens (`hartley1d`) or "
+             "over the grid (`hartley2d`), coefficients out, then BN. It keeps the sine half that `Re(F)` drops "
+             "(rank N instead of N/2 + 1) at the same cost.",
+    paper="our design",
+    code="none (our design); the basis equals the DFT read out as Re - Im, which the tests check",
+)
+
+
 @register("hartley1d")
 class Hartley1dMixer(BasisMixer):
     """Hartley basis along the row-major token sequence."""
+
+    card = HARTLEY_CARD
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
@@ -48,6 +60,8 @@ class Hartley1dMixer(BasisMixer):
 @register("hartley2d")
 class Hartley2dMixer(BasisMixer):
     """2-D Hartley basis over the H x W token grid."""
+
+    card = HARTLEY_CARD
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)

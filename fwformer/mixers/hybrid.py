@@ -10,9 +10,18 @@ import torch
 from torch import nn
 
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 
 
 class HybridMixer(Mixer):
+    card = MixerCard(
+        computes="Mixers in parallel, their features summed before one output LIF (`fft2d+dwt-haar`, `ssa+fft2d`, "
+                 "`spectral+ssa`); a chip can run it if it can run every part.",
+        paper="our design (FWformer names \"combinations\" of bases; the text available to us does not define them)",
+        code="none (our design)",
+        examples=("fft2d+dwt-haar", "ssa+fft2d", "hartley2d+wavefilter-haar"),
+    )
+
     def __init__(self, parts: Sequence[Mixer], *, name: str, dim: int, grid: tuple[int, int],
                  num_heads: int = 1, **neuron):
         super().__init__(dim, grid, num_heads, **neuron)

@@ -70,9 +70,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fwformer.energy_ops import record_product
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
+from fwformer.energy import record_product
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 
 FILTER_ORDER = 64  # width F of the filter's FFN (`--hyena_filter_order`)
@@ -179,6 +180,21 @@ class ImplicitFilter2d(nn.Module):
         return (h * self.window()).permute(2, 0, 1)  # [D, L, L]
 
 
+HYENA_CARD = MixerCard(
+    computes="Hyena N-D's order-2 operator on spikes: `x0, x1, v = LIF(BN(DW_3x3(Linear(x))))`; "
+             "`c = LIF_0.5(BN(h ** (x1 AND v) / (2L) + beta (x1 AND v)))` with `h` the implicit filter (an FFN of "
+             "positions with one shared Sin, times a fixed exponential window) and `**` the linear quadrant-causal "
+             "2-D convolution; `BN(Linear(c AND x0))`. Square grids only. `-flip` takes the opposite quadrant "
+             "(the reference's `seq`), which the reference uses on even blocks: `mixers=[hyena2d-flip,hyena2d,...]` "
+             "reproduces its alternation.",
+    paper="Hyena N-D (Zimerman & Wolf, AISTATS 2024)",
+    code="Itamarzimm/HyenaND @ e8b875e, `pytorch-image-models/timm/models/layers/hyena2d.py`, `HyenaOperator2d` "
+         "(operator, filter, 1/(2L) and parameters as its code)",
+    interpretation="The spiking form is ours (no spiking Hyena is published): the neurons, the three BNs, "
+                   "threshold 0.5 after the long convolution.",
+)
+
+
 # --- the mixer --------------------------------------------------------------------------------
 
 class SpikingHyena2d(Mixer):
@@ -240,10 +256,14 @@ class SpikingHyena2d(Mixer):
 class SpikingHyena2dStandard(SpikingHyena2d):
     """The reference's 'standard' direction: output (i, j) sees inputs a <= i, b <= j (odd blocks there)."""
 
+    card = HYENA_CARD
+
 
 @register("hyena2d-flip")
 class SpikingHyena2dFlip(SpikingHyena2d):
     """The reference's 'seq' direction: output (i, j) sees inputs a >= i, b >= j (even blocks there)."""
+
+    card = HYENA_CARD
 
     mixer_name = "hyena2d-flip"
     flip = True

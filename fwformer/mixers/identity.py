@@ -4,11 +4,18 @@ from __future__ import annotations
 import torch
 
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 
 
 @register("identity")
 class IdentityMixer(Mixer):
+    card = MixerCard(
+        computes="Nothing: the input spikes are returned unchanged (no output LIF).",
+        paper="none: the ablation, and the speed bound a mixer can reach",
+        code="none",
+    )
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return x
 

@@ -22,7 +22,16 @@ import torch
 from torch import nn
 
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
+
+
+DEPTHWISE_CARD = MixerCard(
+    computes="`BN(DW_kxk(x) + b)`: a depthwise k x k convolution over the grid (k = 3, 5, 7), with bias.",
+    paper="Max-Former (NeurIPS 2025)",
+    code="bic-L/MaxFormer @ 6ddd4cc, `cifar10-100/mixer_hub.py`, `Mixer_DWC3`, `Mixer_DWC5`, `Mixer_DWC7`",
+    shortcut="membrane",
+)
 
 
 class DepthwiseConvMixer(Mixer):
@@ -42,21 +51,34 @@ class DepthwiseConvMixer(Mixer):
 
 @register("dwc3")
 class DepthwiseConv3Mixer(DepthwiseConvMixer):
+    card = DEPTHWISE_CARD
     kernel = 3
 
 
 @register("dwc5")
 class DepthwiseConv5Mixer(DepthwiseConvMixer):
+    card = DEPTHWISE_CARD
     kernel = 5
 
 
 @register("dwc7")
 class DepthwiseConv7Mixer(DepthwiseConvMixer):
+    card = DEPTHWISE_CARD
     kernel = 7
 
 
 @register("maxpool")
 class MaxPoolMixer(Mixer):
+    card = MixerCard(
+        computes="`BN(maxpool_3x3(x))` (stride 1): an OR over each 3x3 neighbourhood of spikes, scaled by BN.",
+        paper="Max-Former (NeurIPS 2025)",
+        code="bic-L/MaxFormer @ 6ddd4cc, `cifar10-100/mixer_hub.py`, `Max_Mixer`",
+        interpretation="Max-Former's max-pool block replaces the real-valued stream by its max-pool, with no "
+                       "residual; every block here is residual and its mixer reads spikes, so this pools the "
+                       "spikes and adds BN of that to the stream.",
+        shortcut="membrane",
+    )
+
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
         self.pool = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import torch
 
-from fwformer.energy_ops import record_product
+from fwformer.energy import record_product
 from fwformer.layers import LinearBN
 from fwformer.mixers.attention import check_heads
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 
 
@@ -62,6 +63,17 @@ class QKAttention(Mixer):
 
 @register("qkta")
 class TokenQKAttention(QKAttention):
+    card = MixerCard(
+        computes="Q-K token attention: q, k = LIF(BN(W x)), no V; `mask = LIF_0.5(sum of q over each head's "
+                 "channels)`, one token mask per head; `BN(W_p (mask AND k) + b)`. The head size decides how many "
+                 "channels vote, so `num_heads` matters.",
+        paper="QKFormer (Zhou et al., NeurIPS 2024)",
+        code="zhouchenlin2096/QKFormer @ c2a00e8, `cifar10/model.py`, `Token_QK_Attention`",
+        interpretation="QKFormer's CIFAR model is hierarchical (QKTA at the 32x32 and 16x16 stages, SSA at 8x8); "
+                       "here QKTA runs on the model's one token grid: its placement, not its computation, is ours.",
+        shortcut="spike",
+    )
+
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         check_heads("qkta", dim, num_heads)
         super().__init__(dim, grid, num_heads, **common)
@@ -78,5 +90,14 @@ class TokenQKAttention(QKAttention):
 
 @register("qkca")
 class ChannelQKAttention(QKAttention):
+    card = MixerCard(
+        computes="As `qkta` with the sum over tokens: `mask = LIF_0.5(sum over tokens of q)`, one mask per channel; "
+                 "head-invariant.",
+        paper="QKFormer (Zhou et al., NeurIPS 2024): the channel attention of its text",
+        code="none: the official repository has no channel variant",
+        interpretation="Follows the paper's description with QKTA's layout (no input LIF, an output LIF).",
+        shortcut="spike",
+    )
+
     def mask(self, q: torch.Tensor) -> torch.Tensor:
         return self.attn_lif(q.sum(dim=2, keepdim=True))  # [T, B, 1, D]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, TypeVar
 
-from fwformer.errors import ConfigError, closest
+from fwformer.cli import ConfigError, closest
 
 M = TypeVar("M", bound=type)
 
@@ -50,6 +50,11 @@ def known_names() -> list[str]:
     a family member (`fatm`) is shown once, in its family's pattern (`fatm[@<blocks>]`)."""
     plain = [name for name in MIXERS if not _FIXED_OPTIONS.get(name)]
     return sorted(plain) + sorted(_FAMILY_PATTERNS.values()) + ["<a>+<b>"]
+
+
+def family_patterns() -> dict[str, str]:
+    """Family prefix -> the pattern shown in errors and docs (`dwt-` -> `dwt-<wavelet>[@level]`)."""
+    return dict(_FAMILY_PATTERNS)
 
 
 def _unknown(name: str) -> ConfigError:

@@ -27,13 +27,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fwformer.energy_ops import record_product
+from fwformer.energy import record_product
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 
 
 @register("spectral")
 class SpectralGatingMixer(Mixer):
+    card = MixerCard(
+        computes="GFNet's global filter, SpectFormer's spectral gating network: `irfft2(rfft2(x, ortho) * W, "
+                 "ortho)` with a learnable complex weight per frequency and channel, in fp32, then BN. Exactly a "
+                 "per-channel circular 2-D convolution with `irfft2(W)`, which is how its energy is priced.",
+        paper="GFNet (Rao et al., NeurIPS 2021) = SpectFormer (Patro et al., WACV 2025)",
+        code="raoyongming/GFNet @ 2de48b6, `gfnet.py`, `GlobalFilter`; badripatro/SpectFormers @ b6cf487, "
+             "`vanilla_architecture/spectformer.py`, `SpectralGatingNetwork` (the same code)",
+        interpretation="No spiking version is published: spikes in, BN and the output LIF after the filter are "
+                       "ours. SpectFormer's placement (spectral blocks first, attention after) is a per-block "
+                       "choice here.",
+    )
+
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
         h, w = self.grid

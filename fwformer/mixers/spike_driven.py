@@ -41,16 +41,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fwformer.energy_ops import record_product
+from fwformer.energy import record_product
 from fwformer.layers import LinearBN
 from fwformer.mixers.attention import check_heads
 from fwformer.mixers.base import Mixer, maps_to_tokens, tokens_to_maps
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 
 
 @register("sdsa")
 class SpikeDrivenSelfAttention(Mixer):
     activity_products = True  # K AND V, and the mask on Q
+    card = MixerCard(
+        computes="Spike-driven self-attention: bias-free q, k, v = LIF(BN(W x)); `mask = LIF_0.5(sum over tokens "
+                 "of k AND v)`, one binary mask per channel; `BN(W_p (q AND mask) + b)`. No softmax, no scale; "
+                 "the number of heads does not change the result.",
+        paper="Spike-driven Transformer V1 (Yao et al., NeurIPS 2023)",
+        code="BICLab/Spike-Driven-Transformer @ 3faa822, `module/ms_conv.py`, `MS_SSA_Conv`",
+        interpretation="The reference's talking-heads `Conv1d(h, h)`, built but never called, is not built "
+                       "here (h^2 fewer parameters).",
+        shortcut="membrane",
+    )
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
@@ -144,6 +155,17 @@ class RepConvBN(nn.Module):
 @register("sdsa3")
 class SpikeDrivenSelfAttention3(Mixer):
     activity_products = True  # K^T V and its product with Q
+    card = MixerCard(
+        computes="Meta-SpikeFormer's SDSA-3: q, k, v = LIF(BN(RepConv(x))); per head `LIF_0.5((q (k^T v)) * "
+                 "0.125)`, K^T V first; then `BN(RepConv(.))`. RepConv = conv1x1, BN, padding with BN's zero "
+                 "response, depthwise 3x3, conv1x1, BN.",
+        paper="Spike-driven Transformer V2 / Meta-SpikeFormer (Yao et al., ICLR 2024)",
+        code="BICLab/Spike-Driven-Transformer-V2 @ 35f245f, `classification/models.py`, "
+             "`MS_Attention_RepConv_qkv_id`",
+        interpretation="SDSA-2 and SDSA-4 of the paper are not implemented: their formulas are not settled in "
+                       "the text available to us.",
+        shortcut="membrane",
+    )
     SCALE = 0.125  # `self.scale` of the reference, fixed there
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
@@ -174,6 +196,14 @@ class SpikeDrivenSelfAttention3(Mixer):
 
 @register("sepconv")
 class SeparableConvMixer(Mixer):
+    card = MixerCard(
+        computes="`BN(PW_{2D->D}(DW_7x7(LIF(BN(PW_{D->2D}(x))))))`: an inverted separable convolution, no biases, "
+                 "no neuron after the depthwise convolution (the second pointwise convolution reads real values).",
+        paper="Meta-SpikeFormer (Yao et al., ICLR 2024): its early-stage token mixer",
+        code="BICLab/Spike-Driven-Transformer-V2 @ 35f245f, `classification/models.py`, `SepConv`",
+        shortcut="membrane",
+    )
+
     """V2's `SepConv`: expansion 2, depthwise kernel 7 (padding 3), no biases."""
 
     EXPANSION, KERNEL = 2, 7

@@ -12,12 +12,23 @@ import torch
 
 from fwformer.mixers.attention import add_attention_layers, attend, check_heads
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register
 
 
 @register("ssa")
 class SpikingSelfAttention(Mixer):
     activity_products = True  # q k^T and its product with v
+    card = MixerCard(
+        computes="Spikformer's spiking self-attention: q, k, v = LIF(BN(Linear(x))); per head `(q k^T) v * scale` "
+                 "with no softmax; LIF (threshold 0.5), Linear, BN. The scale and whether q, k, v have a bias are "
+                 "the config's `ssa` section (`ssa.scale`, `ssa.qkv_bias`).",
+        paper="Spikformer (Zhou et al., ICLR 2023)",
+        code="ZK-Zhou/spikformer, `cifar10/model.py`, `SSA` (the CIFAR model: scale 0.125, q/k/v with bias; "
+             "`cifar10dvs/model.py`: 0.25, no bias)",
+        shortcut="spike",
+    )
+
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
         check_heads("ssa", dim, num_heads)

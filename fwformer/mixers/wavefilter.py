@@ -33,8 +33,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register, register_family
 from fwformer.mixers.wavelet import (
     WaveletFamily,
@@ -91,6 +92,15 @@ class CoefficientMixer(Mixer):
 
 @register_family("wavefilter-", "wavefilter-<wavelet>[@level]")
 class WaveFilterMixer(WaveletFamily, CoefficientMixer):
+    card = MixerCard(
+        computes="Forward 2-D DWT, one learnable gain per (subband, channel), inverse DWT, then BN: a learnable "
+                 "wavelet-domain filter (GFNet's global filter with wavelet bands in place of frequencies). The "
+                 "gains start at 1 (approximation) and 1/2 (details).",
+        paper="our design",
+        code="none (our design); the transforms are pytorch-wavelets'",
+        examples=("wavefilter-haar", "wavefilter-db2@2", "wavefilter-bior2.2"),
+    )
+
     prefix = "wavefilter-"
 
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, *, wavelet: str = "haar",
@@ -112,6 +122,13 @@ class WaveFilterMixer(WaveletFamily, CoefficientMixer):
 
 @register("wavefilter-combo")
 class WaveFilterComboMixer(CoefficientMixer):
+    card = MixerCard(
+        computes="Three `wavefilter` bases (haar, db2, rbio2.2) side by side, summed with learnable combination "
+                 "weights (starting at 1/3), then BN.",
+        paper="our design",
+        code="none (our design)",
+    )
+
     def __init__(self, dim: int, grid: tuple[int, int], num_heads: int = 1, **common):
         super().__init__(dim, grid, num_heads, **common)
         self.check_grid(self.grid)

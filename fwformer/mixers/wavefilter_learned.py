@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.filterbank import (
     compose_operator,
     filters_reconstruct,
@@ -40,6 +41,15 @@ from fwformer.mixers.wavelet import WaveletFamily, wavelet_macs
 
 @register_family("wavefilter-learned-", "wavefilter-learned-<wavelet>[@level]")
 class LearnedWaveFilterMixer(WaveletFamily, CoefficientMixer):
+    card = MixerCard(
+        computes="`wavefilter-` with its four filters (analysis and synthesis, low and high) learnable, shared by "
+                 "rows, columns, levels and channels, started from the family's and trained freely (no "
+                 "orthogonality constraint).",
+        paper="our design, after WavSpA's AdaWavSpA idea of learning the wavelet (arXiv 2210.01989)",
+        code="none (our design)",
+        examples=("wavefilter-learned-db2", "wavefilter-learned-haar"),
+    )
+
     prefix = "wavefilter-learned-"
     reconstructs = staticmethod(filters_reconstruct)  # its own periodized operator decides
 

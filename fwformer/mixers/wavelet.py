@@ -47,9 +47,10 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from fwformer.energy_ops import record_product
-from fwformer.errors import ConfigError, closest
+from fwformer.cli import ConfigError, closest
+from fwformer.energy import record_product
 from fwformer.mixers.basis import BasisMixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.registry import register_family
 
 MODE = "periodization"  # coefficient arrays keep the grid's size (other modes grow them)
@@ -272,6 +273,21 @@ def failing_bases(bases: tuple[str, ...], grid: tuple[int, int]) -> list[str]:
 @register_family("dwt-", "dwt-<wavelet>[@level]")
 class DWTMixer(WaveletFamily, BasisMixer):
     """The 2-D DWT's analysis matrix as the token basis; coefficients out (FWformer's 2D-WT)."""
+
+    card = MixerCard(
+        computes="`A x`: the J-level 2-D DWT (periodization) of the token grid, coefficients out, one per token "
+                 "(the last approximation band, then the detail bands, deepest level first), then BN. Any "
+                 "PyWavelets discrete family (`dwt-haar`, `dwt-db2@2`, `dwt-bior2.2`); a family or level that "
+                 "cannot reconstruct the grid is a configuration error listing the levels that work.",
+        paper="FWformer's 2D-WT (Wang et al., arXiv 2403.18228; its tables use one level of Haar)",
+        code="none published for FWformer; the transform is pytorch-wavelets' `DWTForward`, read off once "
+             "per (wavelet, level, grid) as a matrix",
+        interpretation="The token grid as the two axes, coefficients out with no inverse, pytorch-wavelets' "
+                       "coefficient order, BN then the output LIF. Families other than Haar and deeper levels "
+                       "are ours to offer.",
+        examples=("dwt-haar", "dwt-db2@2", "dwt-coif1", "dwt-bior2.2"),
+        shortcut="spike",
+    )
 
     prefix = "dwt-"
 

@@ -44,10 +44,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fwformer.energy_ops import record_product
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
+from fwformer.energy import record_product
 from fwformer.mixers.attention import SpikingAttention, check_heads
 from fwformer.mixers.base import Mixer
+from fwformer.mixers.card import MixerCard
 from fwformer.mixers.filterbank import (
     compose_operator,
     filters_reconstruct,
@@ -137,6 +138,20 @@ class WaveletSpaceAttention(WaveletFamily, Mixer):
 
 @register_family("wavspa-", "wavspa-<wavelet>[@level]")
 class WavSpAMixer(WaveletSpaceAttention):
+    card = MixerCard(
+        computes="Forward 2-D DWT of the grid; the coefficients to spikes (BN, LIF); Spikformer's attention "
+                 "over the coefficient tokens of each group (the approximation band, then each level's three "
+                 "detail bands), one attention per group; inverse DWT. The attention takes the config's `ssa` "
+                 "options.",
+        paper="WavSpA (Zhuang et al., arXiv 2210.01989), with fixed wavelets",
+        code="EvanZhuang/wavspa, `lra_benchmarks/models/wavspa/wavspa_learn.py`",
+        interpretation="Made spiking (WavSpA is a 1-D real-valued model): the 2-D transform of the token grid, "
+                       "a level's three detail bands attended together as one group, BN and a LIF to make the "
+                       "coefficients spikes for SSA's q, k, v, no normalisation after the inverse. Its "
+                       "orthogonal (angle) parametrisation and lifting wavelets are not implemented.",
+        examples=("wavspa-haar", "wavspa-db2@2"),
+    )
+
     """Fixed wavelet: pytorch-wavelets' exact operator."""
 
     prefix = "wavspa-"
@@ -159,6 +174,17 @@ def lowpass_reconstructs(wavelet: str, level: int, h: int, w: int) -> bool:
 
 @register_family("adawavspa-", "adawavspa-<wavelet>[@level]")
 class AdaWavSpAMixer(WaveletSpaceAttention):
+    card = MixerCard(
+        computes="As `wavspa-`, with one learnable lowpass filter per channel, started from the family's; the "
+                 "highpass and synthesis filters follow by the quadrature-mirror relations, so only orthogonal "
+                 "families (haar, db, sym, coif) are accepted. At initialisation it computes what `wavspa-` of "
+                 "its family computes.",
+        paper="WavSpA's AdaWavSpA (Zhuang et al., arXiv 2210.01989)",
+        code="EvanZhuang/wavspa, `wavspa/conv_fwt_learn.py`, `CQF_expansion`",
+        interpretation="Made spiking as `wavspa-`.",
+        examples=("adawavspa-db2", "adawavspa-haar@2"),
+    )
+
     """Adaptive wavelet: one learnable lowpass per channel, the rest of the orthogonal bank derived from it."""
 
     prefix = "adawavspa-"

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
+from fwformer.cli import ConfigError, closest
 from fwformer.config import expand_block_mixers
-from fwformer.errors import ConfigError, closest
 from search.front import pareto
 from search.records import TRAINED, TrialRecord
 from search.study import ALIASES, OBJECTIVES

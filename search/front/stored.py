@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Optional
 from urllib.parse import quote
 
-from fwformer.errors import ConfigError, closest
+from fwformer.cli import ConfigError, closest
 from search.front.front import Objectives
 from search.records import CANDIDATES_SUFFIX, redact, sqlite_path
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from search.records.attributes import (
     CANDIDATES_SUFFIX, FINISHED, INFEASIBLE, LiveTrial, REPEAT, Result, STUDY_RESOURCES, STUDY_SEARCH,
-    SUPERNET, TRAINED, TrialRecord, counted, interrupted_numbers, model_cost, retry_attrs,
+    SUPERNET, TRAINED, TrialRecord, counted, counted_in_order, interrupted_numbers, model_cost, retry_attrs,
 )
 from search.records.provenance import code_version
 from search.records.keys import flatten_params, name_of_key, safe_key, safe_path
@@ -31,6 +31,7 @@ __all__ = [
     "TrialRecord",
     "artifact_url",
     "counted",
+    "counted_in_order",
     "default_sqlite",
     "default_tracking_uri",
     "flatten_params",

@@ -19,7 +19,7 @@ TRAINED, REPEAT, INFEASIBLE = "trained", "repeat", "infeasible"
 SUPERNET = "supernet"  # a candidate the supernet scored (in the candidate study, never trained)
 CANDIDATES_SUFFIX = ".supernet"  # the candidate study of study S is S + this, in the same storage
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")  # the states of a trained trial that reached an outcome
-# Attributes of the Optuna study itself that a report reads (search.convergence, search.compare).
+# Attributes of the Optuna study itself that a report reads (search.report.convergence, search.report.compare).
 STUDY_RESOURCES = "resources"  # {"cpu", "gpu"} one trial holds: prices its compute
 STUDY_SEARCH = "search"  # {"sampler", "seed", "strategy"} of the run that created the study
 
@@ -84,6 +84,12 @@ def counted(trials: Iterable[Any]) -> list:
     interrupted = interrupted_numbers(trials)
     return [t for t in trials if TrialRecord.of(t).trained and t.state.name in FINISHED
             and t.number not in interrupted and not t.user_attrs.get("infrastructure")]
+
+
+def counted_in_order(trials: Iterable[Any]) -> list:
+    """The trials the budget counts (`counted`), in the order they finished: the history a
+    hypervolume curve steps through, one step per counted trial."""
+    return sorted(counted(trials), key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
 
 
 def retry_attrs(number: int, record: TrialRecord, *, run_id: Optional[str] = None) -> dict[str, Any]:

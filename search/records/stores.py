@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fwformer.locations import redact, sqlite_path  # noqa: F401  (re-exported: the search's store URLs)
+from fwformer.cli import redact, sqlite_path  # noqa: F401  (re-exported: the search's store URLs)
 
 
 def default_sqlite(workdir: Path, name: str) -> str:

@@ -9,10 +9,11 @@ from search.report.convergence import curve, supernet_view
 from search.report.importance import importances
 from search.report.placement import Architecture, best_quarter, count
 from search.report.plots import front_csv, plot_front
-from search.report.report import main, write_report
+from search.report.report import build_parser, main, write_report
 from search.report.style import PALETTE, new_figure, save, scale_of, staircase
 
 __all__ = [
+    "build_parser",
     "Architecture",
     "PALETTE",
     "best_quarter",

@@ -8,7 +8,7 @@ for studies that differ only in their seed, the empirical attainment surfaces of
   points, so every point that counts in its own study counts here and the numbers can be ranked.
 - A setting is a study file with its overrides, `name=` and `search.seed=` left out: studies of one
   setting are seeds of the same experiment. With two or more, the surfaces attained by at least one
-  run, by at least half of them and by all of them are drawn (moocore's EAF, `search.pareto`).
+  run, by at least half of them and by all of them are drawn (moocore's EAF, `search.front.pareto`).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from search.front import pareto
 from search.front import Front, Objectives
 from search.records import STUDY_SEARCH

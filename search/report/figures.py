@@ -1,8 +1,8 @@
 """The report's pictures (matplotlib, object API on the Agg canvas: no pyplot, no global backend,
 safe in the driver and in any process): the placement map, what matters, convergence, the
 supernet's estimate against its confirmation, and the comparison of several studies. Each function
-takes what `search.placement`, `search.importance`, `search.convergence` and `search.compare`
-computed and returns a Figure (`search.style.save` writes it). Labels, units and colours: `search.style`.
+takes what `search.report.placement`, `search.report.importance`, `search.report.convergence` and `search.report.compare`
+computed and returns a Figure (`search.report.style.save` writes it). Labels, units and colours: `search.report.style`.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 
 MIN_TRIALS = 10
 TRIALS_PER_PARAM = 4

@@ -114,7 +114,7 @@ def _order(t: Any) -> float:
 def best_quarter(trials: Sequence[Any], objectives: Any) -> list:
     """The best quarter of `trials` (finished trials with values) by non-dominated rank: whole ranks,
     best first, and of the rank that does not fit whole, the trials that dominate the most together
-    (`search.pareto.best_subset`, at the study's reference point): ceil(n / 4) trials."""
+    (`search.front.pareto.best_subset`, at the study's reference point): ceil(n / 4) trials."""
     if not trials:
         return []
     picked = pareto.best_subset([list(t.values) for t in trials], objectives.directions, objectives.reference,

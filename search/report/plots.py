@@ -3,7 +3,7 @@ block and T) and a CSV table, for whatever objectives the study declares.
 
 Axes: the study's second objective across, its first up (accuracy against energy for the shipped
 studies); with one objective, trials across. Every trained trial is drawn, stopped and failed ones
-as crosses; the front is the staircase that bounds what it dominates (`search.style`), the knee
+as crosses; the front is the staircase that bounds what it dominates (`search.report.style`), the knee
 circled; energy in microjoules when every value is below 0.01 mJ.
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ def draw_front(ax: Any, front: Front, *, title: str, scale: Optional[tuple[Scale
                bounds: Optional[tuple[tuple, tuple]] = None, noun: str = "trial") -> None:
     """Every trial of the front's kind on a matplotlib axis: finished ones grey, stopped and failed
     ones as crosses where their last values are known, the front as a staircase with its trial
-    numbers, the knee circled. Energy, accuracy and the other metrics in the units of `search.style`.
+    numbers, the knee circled. Energy, accuracy and the other metrics in the units of `search.report.style`.
     `bounds` (from `limits`) fixes the axis limits, so panels side by side compare; `noun` names what
     the numbers count (a supernet's candidates are not trials)."""
     x, y = axes(front)

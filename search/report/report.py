@@ -6,15 +6,15 @@ self-contained HTML page.
     python -m search.report --study quickstart --study qs_nsga # reports/quickstart-vs-qs_nsga/
     python -m search.report --study A --storage sqlite:///a/optuna.db --study B --storage sqlite:///b/optuna.db
 
-The Optuna storage is only read (`search.stored`): a finished or a running study, nothing created,
+The Optuna storage is only read (`search.front.stored`): a finished or a running study, nothing created,
 no attribute written. A bad `--study` or `--storage` is one `error:` line and exit code 2, before
 anything is written. `search.run` writes the same report at the end of every run into
-`ray_results/STUDY/report/` and logs it to the study's parent run (`search.artifacts`).
+`ray_results/STUDY/report/` and logs it to the study's parent run (`search.run.artifacts`).
 
-One study: the front (`search.plots`), the placement map (`search.placement`), parameter importance
-per objective (`search.importance`), convergence and, for the supernet strategy, estimate against
-confirmation (`search.convergence`). Several studies: their fronts and hypervolumes at a common
-reference point, with attainment surfaces for seeds of one setting (`search.compare`).
+One study: the front (`search.report.plots`), the placement map (`search.report.placement`), parameter importance
+per objective (`search.report.importance`), convergence and, for the supernet strategy, estimate against
+confirmation (`search.report.convergence`). Several studies: their fronts and hypervolumes at a common
+reference point, with attainment surfaces for seeds of one setting (`search.report.compare`).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from fwformer.errors import ArgumentParser, ConfigError, exit_on_user_error
+from fwformer.cli import ArgumentParser, ConfigError, exit_on_user_error
 
 READ_PLACEMENT = ("Rows are mixer families (fixed names, or a family such as dwt for dwt-haar and dwt-db2), columns "
                   "the blocks from input to output; a cell's colour is the share of the architectures with that family "
@@ -69,11 +69,11 @@ class Findings:
     study: Any
     objectives: Any  # search.front.Objectives
     front: Any  # search.front.Front
-    placements: list  # search.placement.Placement: the front, then the best quarter when it differs
+    placements: list  # search.report.placement.Placement: the front, then the best quarter when it differs
     quarter_note: list[str]  # the best quarter in words
-    importances: list  # search.importance.Importance, one per objective
-    convergence: Any  # search.convergence.Convergence
-    supernet: Optional[Any]  # search.convergence.SupernetView of a supernet study
+    importances: list  # search.report.importance.Importance, one per objective
+    convergence: Any  # search.report.convergence.Convergence
+    supernet: Optional[Any]  # search.report.convergence.SupernetView of a supernet study
 
     @property
     def name(self) -> str:
@@ -82,9 +82,10 @@ class Findings:
 
 # ---- one study ------------------------------------------------------------------------------------
 def write_report(study: Any, *, folder: Path, candidates: Optional[Any] = None, evaluator: str = "fanova",
-                 storage: str = "") -> Report:
-    """The report of Optuna `study` (and of its supernet `candidates` study) into `folder`."""
-    found = findings(study, candidates=candidates, evaluator=evaluator)
+                 storage: str = "", front: Optional[Any] = None) -> Report:
+    """The report of Optuna `study` (and of its supernet `candidates` study) into `folder`; `front`,
+    when the caller has built the study's front already (the end of a search)."""
+    found = findings(study, candidates=candidates, evaluator=evaluator, front=front)
     report = Report(Path(folder))
     pictures = _draw(found, report.folder)
     report.summary = summary(found)
@@ -95,7 +96,8 @@ def write_report(study: Any, *, folder: Path, candidates: Optional[Any] = None, 
     return report
 
 
-def findings(study: Any, *, candidates: Optional[Any] = None, evaluator: str = "fanova") -> Findings:
+def findings(study: Any, *, candidates: Optional[Any] = None, evaluator: str = "fanova",
+             front: Optional[Any] = None) -> Findings:
     from search.report.convergence import curve, supernet_view
     from search.front import Front
     from search.report.importance import importances
@@ -103,9 +105,9 @@ def findings(study: Any, *, candidates: Optional[Any] = None, evaluator: str = "
     from search.records import STUDY_RESOURCES
     from search.front import study_objectives
 
-    objectives = study_objectives(study)
     trials = study.get_trials(deepcopy=False)
-    front = Front(trials, objectives)
+    front = front if front is not None else Front(trials, study_objectives(study))
+    objectives = front.objectives
     choices = space_choices(front.trials)
     placements = [_placement(front, front.members, "Pareto front", "front members", choices)]
     quarter = best_quarter(front.candidates, objectives)
@@ -351,7 +353,7 @@ def _stores_per_study(studies: Sequence[str], given: Optional[Sequence[str]]) ->
 @exit_on_user_error
 def main(argv: Optional[Sequence[str]] = None) -> Report:
     from search.report.importance import check_evaluator
-    from fwformer.locations import check_output_folder
+    from fwformer.cli import check_output_folder
     from search.front import candidates_of, load_stored_study, open_read_only
     from search.records import redact
 

@@ -8,7 +8,7 @@ from search.run.artifacts import write_report_artifacts
 from search.run.environment import MLFLOW_ENV
 from search.run.plan import SETUP_COMPLETE, prepare
 from search.run.progress import Progress
-from search.run.resume import backfill_hypervolume, finished_in_order, reconcile, recover_interrupted
+from search.run.resume import backfill_hypervolume, reconcile, recover_interrupted
 from search.run.run import build_parser, main
 from search.run.services import check_ray_address, check_storage, check_tracking, unreachable
 from search.run.setup import open_records
@@ -22,7 +22,6 @@ __all__ = [
     "check_ray_address",
     "check_storage",
     "check_tracking",
-    "finished_in_order",
     "main",
     "open_records",
     "prepare",

@@ -29,9 +29,9 @@ def write_front_artifacts(front: Front, *, study_name: str, storage: str, folder
         plot_front(front, files[0], files[1], title=f"{study_name}: Pareto front")
         files[2].write_text(front_csv(front))
         if front.knee is not None:
-            from search.export import export_architecture
+            from search.export import export_from_front
 
-            export_architecture(study_name, "knee", out / "knee.yaml", storage=storage, force=True)
+            export_from_front(front, study_name, "knee", out / "knee.yaml", storage=storage)
             files.append(out / "knee.yaml")
         log.parent_artifacts(files)
         log.parent_metrics({"front_size": float(len(front)), "trials_finished": float(finished)}, step=finished)
@@ -39,7 +39,7 @@ def write_front_artifacts(front: Front, *, study_name: str, storage: str, folder
         print(f"warning: could not write the front artifacts: {type(err).__name__}: {err}", file=sys.stderr)
 
 
-def write_report_artifacts(optuna_study: Any, *, storage: str, folder: Path, log: Any, progress: Any,
+def write_report_artifacts(optuna_study: Any, front: Front, *, storage: str, folder: Path, log: Any, progress: Any,
                            supernet: bool) -> None:
     """The study's report into `folder`, its summary on the terminal, its files queued for the parent run
     (nothing for a study without a trained trial, like the front's files)."""
@@ -55,7 +55,7 @@ def write_report_artifacts(optuna_study: Any, *, storage: str, folder: Path, log
             from search.front import candidates_of
 
             candidates = candidates_of(optuna_study, storage)
-        report = write_report(optuna_study, folder=folder, candidates=candidates, storage=redact(storage))
+        report = write_report(optuna_study, folder=folder, candidates=candidates, storage=redact(storage), front=front)
         for line in report.summary:
             progress.say(line)
         log.parent_artifacts(report.files, folder="report", what="the study's report")

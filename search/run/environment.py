@@ -9,11 +9,11 @@ from typing import Optional
 #: Ray's switch for multi-host clusters; off, every Ray process uses (and binds) 127.0.0.1.
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
-#: Read by Ray at import or init; `search.ray_adapter` hands the worker-relevant ones to every node.
+#: Read by Ray at import or init; `search.trials.ray_adapter` hands the worker-relevant ones to every node.
 RAY_ENV = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "RAY_CHDIR_TO_TRIAL_DIR": "0",  # trials keep the working directory; every path is absolute anyway
-    "TUNE_DISABLE_SIGINT_HANDLER": "1",  # Ctrl-C is handled by the driver (search.signals)
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",  # Ctrl-C is handled by the driver (search.run.signals)
     "RAY_USAGE_STATS_ENABLED": "0",  # offline
     "RAY_DEDUP_LOGS": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000",
@@ -21,7 +21,7 @@ RAY_ENV = {
     "TUNE_RESULT_BUFFER_LENGTH": "1",  # one epoch per result: early stopping acts on time
 }
 #: MLflow's own HTTP retries last minutes (7 retries, backoff 2) and block the driver meanwhile; a
-#: write that fails fast is kept by `search.outbox` and retried there, without stopping the search.
+#: write that fails fast is kept by `search.tracking.outbox` and retried there, without stopping the search.
 MLFLOW_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
               "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 

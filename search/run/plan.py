@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from search.run.services import check_output_folder, check_ray_address, check_storage, check_tracking
 from search.records import default_sqlite, default_tracking_uri, redact, sqlite_path
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from search.records import TrialRecord, interrupted_numbers, retry_attrs
+from search.records import TrialRecord, counted_in_order, interrupted_numbers, retry_attrs
+from search.trials import child_params, child_tags
 
 
 def recover_interrupted(optuna_study: Any, run_of: Callable[[int], Optional[str]] = lambda n: None) -> list[int]:
@@ -35,21 +36,10 @@ def trained_trials(optuna_study: Any) -> list:
     return [t for t in optuna_study.get_trials(deepcopy=False) if TrialRecord.of(t).trained]
 
 
-def finished_in_order(optuna_study: Any) -> list:
-    """Trained trials that reached an outcome (not interrupted), in the order they finished."""
-    trials = optuna_study.get_trials(deepcopy=False)
-    interrupted = interrupted_numbers(trials)
-    done = [t for t in trials if TrialRecord.of(t).trained and t.state.name in ("COMPLETE", "PRUNED", "FAIL")
-            and t.number not in interrupted]
-    return sorted(done, key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
-
-
-def reconcile(optuna_study: Any, tracker: Any, start_child: Callable[[Any], str]) -> None:
+def reconcile(optuna_study: Any, tracker: Any) -> None:
     """Every finished trained trial has exactly one child run, in the terminal status of its Optuna
-    state; an interrupted trial's run is closed unless its retry has taken it over.
-
-    `start_child(frozen)` creates the child run of a trial that never got one.
-    """
+    state; an interrupted trial's run is closed unless its retry has taken it over. A trial that
+    never got a run (its driver was killed first) gets the run its trial events would have made."""
     trials = optuna_study.get_trials(deepcopy=False)
     interrupted = interrupted_numbers(trials)
     for t in trials:
@@ -62,7 +52,9 @@ def reconcile(optuna_study: Any, tracker: Any, start_child: Callable[[Any], str]
                 tracker.end_child(run_id, "INTERRUPTED", error="interrupted; queued again")
             continue
         if run_id is None:
-            run_id = start_child(t)
+            run_id = tracker.start_child(t.number, params=child_params(dict(t.params), record.config or {}),
+                                         tags=child_tags(record.config or {}, record.canonical_key, record.requeued_from),
+                                         config=record.config)
         if tracker.is_open(run_id):
             metrics = dict(record.metrics or {})
             tracker.end_child(run_id, t.state.name, metrics=metrics if t.state.name == "COMPLETE" else {},
@@ -73,7 +65,7 @@ def backfill_hypervolume(optuna_study: Any, tracker: Any, hypervolume_of: Callab
     """Log the hypervolume for every count of finished trials the parent run lacks (a killed driver
     may have told Optuna but not MLflow). In completion order, so it never decreases."""
     logged = tracker.hypervolume_steps()
-    finished = finished_in_order(optuna_study)
+    finished = counted_in_order(optuna_study.get_trials(deepcopy=False))
     for step in range(1, len(finished) + 1):
         if step not in logged:
             tracker.log_hypervolume(hypervolume_of(finished[:step]), step)

@@ -1,17 +1,17 @@
 """Run a study: `python -m search.run --study NAME [key=value ...] [--resume] [--address RAY_ADDRESS]
 [--tracking-uri URI] [--storage URL] [--storage-path FOLDER_OR_URI]`.
 
-The command line and the composition root of a search: `search.plan` checks everything before
-anything is created (bad input ends the command with one line and exit code 2); `search.setup`
-opens the Optuna study and the MLflow parent run as one step; `search.ledger` asks and tells Optuna;
-`search.ray_adapter` runs the trials with Ray Tune (a local Ray by default, `--address` joins a
-cluster); `search.events` turns trial events into Optuna, MLflow and terminal updates;
-`search.front` is the Pareto front everything reads; `search.artifacts` writes it out at the end.
+The command line and the composition root of a search: `search.run.plan` checks everything before
+anything is created (bad input ends the command with one line and exit code 2); `search.run.setup`
+opens the Optuna study and the MLflow parent run as one step; `search.trials.ledger` asks and tells Optuna;
+`search.trials.ray_adapter` runs the trials with Ray Tune (a local Ray by default, `--address` joins a
+cluster); `search.trials.events` turns trial events into Optuna, MLflow and terminal updates;
+`search.front` is the Pareto front everything reads; `search.run.artifacts` writes it out at the end.
 
 Ctrl-C (or SIGTERM) stops cleanly: running trials are interrupted and queued again, the parent run
 is marked KILLED, and the command prints how to resume (exit code 130). `--resume` continues the
 same Optuna study and MLflow parent run after any interruption, a killed driver included
-(`search.resume`), and the budget counts finished trials, so the study ends with exactly
+(`search.run.resume`), and the budget counts finished trials, so the study ends with exactly
 `search.trials` of them.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Sequence
 
-from fwformer.errors import ArgumentParser, exit_on_user_error
+from fwformer.cli import ArgumentParser, exit_on_user_error
 
 EXIT_INTERRUPTED = 130
 
@@ -83,12 +83,12 @@ def run_study(plan, trainable) -> int:
     requeued = recover_interrupted(ostudy, run_of=tracker.child_of) if plan.resume else []
     ledger = StudyLedger(study, ostudy, num_threads=plan.num_threads, say=progress.say)
     outbox = Outbox(say=progress.say, where=redact(plan.tracking_uri))
-    log = TrialLog(tracker, outbox, on_run=ledger.note_run)
+    log = TrialLog(tracker, outbox)
     stop = StopRequest()
     events = TrialEvents(ledger=ledger, log=log, progress=progress, optuna_study=ostudy, objectives=objectives,
                          stop=stop)
     if plan.resume:
-        reconcile(ostudy, tracker, start_child=lambda t: _start_child(tracker, t))
+        reconcile(ostudy, tracker)
         events.update_front()
     backfill_hypervolume(ostudy, tracker, lambda trials: Front(trials, objectives).hypervolume)
     res = study.resources
@@ -140,9 +140,10 @@ def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, st
     from search.records import artifact_url, ui_command, ui_server
 
     try:
-        write_front_artifacts(Front.of_study(ostudy, objectives), study_name=plan.study.name, storage=plan.storage,
+        front = Front.of_study(ostudy, objectives)  # the study's final front: every file below reads this one
+        write_front_artifacts(front, study_name=plan.study.name, storage=plan.storage,
                               folder=plan.results_dir / "front", log=log, progress=progress, finished=ledger.finished)
-        write_report_artifacts(ostudy, storage=plan.storage, folder=plan.results_dir / "report", log=log,
+        write_report_artifacts(ostudy, front, storage=plan.storage, folder=plan.results_dir / "report", log=log,
                                progress=progress, supernet=plan.study.search.strategy == "supernet")
     finally:
         log.close(status)
@@ -158,17 +159,3 @@ def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, st
     if (plan.results_dir / "report" / "report.html").is_file():
         url = artifact_url(ui_server(plan.tracking_uri), experiment_id, parent_run_id, "report/report.html")
         progress.say(f"  its report there: {url}")
-
-
-def _start_child(tracker, t) -> str:
-    """The MLflow run of a finished trial that never got one (its driver was killed first)."""
-    from search.trials import child_params
-    from search.records import TrialRecord
-
-    record = TrialRecord.of(t)
-    tags = {"canonical_key": record.canonical_key or ""}
-    if record.requeued_from is not None:
-        tags["requeued_from"] = str(record.requeued_from)
-    return tracker.start_child(t.number, params=child_params(dict(t.params), record.config or {}), tags=tags,
-                               config=record.config)
-

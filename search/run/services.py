@@ -1,5 +1,5 @@
 """Do the services a search needs answer, and can its files be written? Checked before anything is
-created, each within a few seconds (the checks shared with every CLI live in `fwformer.locations`): an MLflow server or Ray cluster that is down, or a folder that
+created, each within a few seconds (the checks shared with every CLI live in `fwformer.cli`): an MLflow server or Ray cluster that is down, or a folder that
 cannot be written, is one line naming the address (its password masked) instead of a hang or a
 traceback after the study was half made.
 """
@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
 
-from fwformer.errors import ConfigError
-from fwformer.locations import (DATABASES, TIMEOUT_S, check_database, check_output_file,  # noqa: F401
-                                check_output_folder, check_tracking_uri, redact, unreachable)
+from fwformer.cli import (DATABASES, TIMEOUT_S, ConfigError, check_database, check_output_file,  # noqa: F401
+                          check_output_folder, check_tracking_uri, redact, unreachable)
 
 def check_storage(url: str, timeout: float = TIMEOUT_S) -> None:
     """The Optuna storage: an RDB URL Optuna can write (sqlite file, or a database server that answers)."""
@@ -24,7 +23,7 @@ def check_storage(url: str, timeout: float = TIMEOUT_S) -> None:
 
 
 def check_tracking(uri: str, timeout: float = TIMEOUT_S) -> None:
-    """The MLflow tracking store (`fwformer.locations.check_tracking_uri`, which every CLI shares)."""
+    """The MLflow tracking store (`fwformer.cli.check_tracking_uri`, which every CLI shares)."""
     check_tracking_uri(uri, "--tracking-uri", timeout)
 
 

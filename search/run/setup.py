@@ -3,7 +3,7 @@
 If anything fails before the study is set up, what this run created is removed again (the Optuna
 study, the parent run, sqlite files that did not exist before), so the next plain run starts
 cleanly. Only a study whose records all exist carries the `setup_complete` mark; one without it
-(its driver was killed during setup) holds no trials, and `search.plan` lets the next run, plain or
+(its driver was killed during setup) holds no trials, and `search.run.plan` lets the next run, plain or
 `--resume`, delete and create it again. Never a study that neither a plain run nor `--resume` can use.
 """
 from __future__ import annotations

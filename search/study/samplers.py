@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from fwformer.errors import ConfigError, closest
+from fwformer.cli import ConfigError, closest
 
 SAMPLERS = ("tpe", "nsga2", "random", "gp")
 

@@ -8,8 +8,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from fwformer.cli import ConfigError, closest
 from fwformer.config import Config, DataConfig, EnergyConfig, TrainConfig
-from fwformer.errors import ConfigError, closest
 from search.study.objectives import METRICS
 from search.study.samplers import SAMPLERS
 from space.schema import SpaceConfig
@@ -62,12 +62,12 @@ class EarlyStopConfig:
 class SupernetConfig:
     """`search.strategy: supernet` (search/supernet/): one weight-sharing supernet instead of a model per trial."""
 
-    epochs: Optional[int] = None  # supernet training epochs; null: 4 x train.epochs (BENCHMARKS.md)
+    epochs: Optional[int] = None  # supernet training epochs; null: 4 x train.epochs (docs/benchmarks/one-shot.md)
     sampling: str = "uniform"  # uniform (SPOS) | balanced (each candidate once per cycle, FairNAS's counts)
     candidate_lr: float = 1.0  # learning-rate multiplier of the candidate mixers' weights (shared ones: 1)
-    distill: str = "none"  # none | inplace (the best path so far teaches the sampled one; fwformer/supernet_distill.py)
-    batchnorm: str = "shared"  # shared | per-T (every BatchNorm once per T choice; fwformer/supernet_bn.py)
-    # 100 and 6: the best front of the measured grid on the quickstart (BENCHMARKS.md "Cost to a front").
+    distill: str = "none"  # none | inplace (the best path so far teaches the sampled one; fwformer/supernet/distill.py)
+    batchnorm: str = "shared"  # shared | per-T (every BatchNorm once per T choice; fwformer/supernet/batchnorm.py)
+    # 100 and 6: the best front of the measured grid on the quickstart (docs/benchmarks/one-shot.md "Cost to a front").
     candidates: int = 100  # distinct sub-networks the sampler proposes and the supernet scores
     confirm: int = 6  # k: the best architectures of the supernet's front, trained stand-alone as trials
     calibration_batches: int = 4  # training batches that re-estimate BatchNorm statistics per sub-network
@@ -157,8 +157,7 @@ def check(s: SearchConfig, r: ResourcesConfig, objectives: list) -> None:
 
 
 def check_supernet(n: SupernetConfig) -> None:
-    from fwformer.supernet import DISTILL, SAMPLING
-    from fwformer.supernet_bn import BATCHNORM
+    from fwformer.supernet import BATCHNORM, DISTILL, SAMPLING
 
     if n.epochs is not None and n.epochs < 1:
         raise ConfigError(f"search.supernet.epochs must be >= 1 or null (4 x train.epochs), but got {n.epochs}")

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
+from fwformer.cli import ConfigError, closest, expand_shorthands, merge_structured, parse_overrides, to_object
 from fwformer.config import Config, config_to_dict, load_config
-from fwformer.errors import ConfigError, closest
-from fwformer.structured import expand_shorthands, merge_structured, parse_overrides, to_object
 from search.study.objectives import ENERGY_BOUND, OBJECTIVES, ZERO, default_reference
 from search.study.schema import ObjectiveConfig, ResourcesConfig, SearchConfig, StudyConfig, check
 from search.study.supernet_rules import check_supernet_study

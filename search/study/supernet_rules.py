@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from search.study.objectives import SUPERNET_METRICS
 
 

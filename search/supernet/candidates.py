@@ -73,7 +73,7 @@ def search_candidates(cstudy: Any, study: Any, score: Callable[[Any], dict], *, 
 
     from fwformer.config import architecture
     from search.supernet.evaluate import choice_of
-    from search.trials import scalars
+    from search.trials import metrics_of
 
     distributions = study.space.distributions()
     seen = {TrialRecord.of(t).canonical_key: t for t in scored(cstudy)}
@@ -99,7 +99,7 @@ def search_candidates(cstudy: Any, study: Any, score: Callable[[Any], dict], *, 
         misses = 0
         result = score(choice_of(cfg))
         record = TrialRecord(kind=SUPERNET, canonical_key=key, config={"mixers": architecture(cfg)["mixers"],
-                                                                      "T": cfg.T}, metrics=scalars(result))
+                                                                      "T": cfg.T}, metrics=metrics_of(result))
         record.write(trial)
         values = [float(result[m]) for m in metrics]
         cstudy.tell(trial, values)

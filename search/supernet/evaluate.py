@@ -27,7 +27,7 @@ class SubnetScorer:
     def __init__(self, supernet: Any, cfg: Any, datasets: tuple, *, device: Any, calibration_batches: int,
                  val_batches: Optional[int] = None, metrics: Iterable[str] = ()):
         from fwformer.data import BatchLoader, make_loader
-        from fwformer.engine import input_kind_of
+        from fwformer.train import input_kind_of
 
         train_ds, val_ds, info = datasets
         self.supernet = supernet.to(device).eval()
@@ -44,7 +44,7 @@ class SubnetScorer:
 
     def __call__(self, choice: Choice) -> dict[str, Any]:
         """A trial-like result of sub-network `choice` with inherited weights."""
-        from fwformer.engine import evaluate_model, inference_latency_ms, measure
+        from fwformer.train import evaluate_model, inference_latency_ms, measure
 
         net = self.supernet
         with net.use(choice):

@@ -1,5 +1,5 @@
 """MLflow as the supernet strategy's phases see it: every write through the study's `Outbox`, as
-the trial events' (`search.trial_log`), so a tracking outage during supernet training, candidate
+the trial events' (`search.tracking.trial_log`), so a tracking outage during supernet training, candidate
 scoring or confirmation delays the view and never stops a phase; nothing is lost and nothing is
 written twice.
 

@@ -101,13 +101,14 @@ class SupernetStrategy:
         log.close(run, "FINISHED")
 
     def _log_history(self, log: Any, run: Any) -> None:
-        from fwformer.checkpoint import load_checkpoint
+        from fwformer.train import load_checkpoint
 
         for h in load_checkpoint(self.dir).get("history") or []:
             log.epoch(run, {k: v for k, v in h.items() if k != "epoch"}, step=int(h["epoch"]))
 
     def _score(self, optuna_study: Any, log: Any, progress: Any, stop: Any, datasets: tuple) -> Any:
-        from fwformer.engine import resolve_device, torch_settings
+        from fwformer.config import resolve_device
+        from fwformer.train import torch_settings
         from search.supernet.evaluate import SubnetScorer
 
         study, s, n = self.plan.study, self.plan.study.search, self.settings

@@ -21,11 +21,11 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
+from fwformer.cli import ConfigError
 from fwformer.config import EXECUTION_KEYS, Config, architecture, config_to_dict, load_config
-from fwformer.errors import ConfigError
 
 #: Supernet epochs per epoch of a stand-alone trial when the study leaves `search.supernet.epochs` null.
-EPOCHS_PER_TRIAL_EPOCH = 4  # BENCHMARKS.md: 4x ranked sub-networks better than 1x or 2x on the quickstart
+EPOCHS_PER_TRIAL_EPOCH = 4  # docs/benchmarks/one-shot.md: 4x ranked sub-networks better than 1x or 2x on the quickstart
 SUPERNETS_DIR = "supernets"
 
 
@@ -101,7 +101,7 @@ def train_supernet(cfg: Config, out_dir: Path, *, report: Callable[[dict], Optio
 
 def trained_epochs(path: Union[str, Path]) -> tuple[int, int]:
     """(epochs trained, epochs planned) of the supernet checkpoint at `path`; (0, 0) when there is none."""
-    from fwformer.checkpoint import checkpoint_path, load_checkpoint
+    from fwformer.train import checkpoint_path, load_checkpoint
 
     if not checkpoint_path(path).is_file():
         return 0, 0
@@ -112,7 +112,7 @@ def trained_epochs(path: Union[str, Path]) -> tuple[int, int]:
 
 def load_supernet(path: Union[str, Path], device: Any = "cpu") -> tuple[Any, Config, dict]:
     """(supernet, its training config, the checkpoint) of a trained supernet's run folder or file."""
-    from fwformer.checkpoint import load_checkpoint
+    from fwformer.train import load_checkpoint
 
     state = load_checkpoint(path, map_location=device)
     cfg = load_config(state["config"], check=False)
@@ -125,7 +125,7 @@ def load_supernet(path: Union[str, Path], device: Any = "cpu") -> tuple[Any, Con
 def check_reusable(path: Union[str, Path], study: Any) -> None:
     """ConfigError unless `path` holds a fully trained supernet of the study's space, base model and data
     (its sampling, epochs and other training settings may differ: the study chose it)."""
-    from fwformer.checkpoint import checkpoint_path, load_checkpoint
+    from fwformer.train import checkpoint_path, load_checkpoint
 
     file = checkpoint_path(Path(path).expanduser())
     where = f"search.supernet.checkpoint='{path}'"

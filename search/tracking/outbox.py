@@ -7,7 +7,7 @@ training and telling Optuna, says once in the terminal that tracking is behind, 
 `retry_every` seconds, and says when it has caught up. A write the server refuses for good (a 4xx
 answer: it would fail the same way forever) is dropped with a warning. At the end the queue is
 drained, waiting out the outage; whatever a killed driver left queued, `--resume` rebuilds from Optuna
-(`search.resume.reconcile`, `backfill_hypervolume`).
+(`search.run.resume.reconcile`, `backfill_hypervolume`).
 """
 from __future__ import annotations
 

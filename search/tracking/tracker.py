@@ -1,8 +1,8 @@
-"""MLflow wiring of the search: the one module that writes to MLflow (the layout is in the README,
-"MLflow layout"). One experiment per study, one parent run reused by every `--resume`, one child run
+"""MLflow wiring of the search: the one module that writes to MLflow (the layout is in the documentation,
+`docs/guides/mlflow.md`). One experiment per study, one parent run reused by every `--resume`, one child run
 per trained trial, found again by its `trial` tag. Status: COMPLETE -> FINISHED, FAIL -> FAILED,
 PRUNED and INTERRUPTED -> KILLED. Every write happens in the driver (sqlite loses writes under many
-writers); the search's events write through `search.trial_log`, which queues them while the store is away.
+writers); the search's events write through `search.tracking.trial_log`, which queues them while the store is away.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ STATE_TAG = "state"
 STATUS = {"COMPLETE": "FINISHED", "FAIL": "FAILED", "PRUNED": "KILLED", "INTERRUPTED": "KILLED"}
 # What the experiment holds, for MLflow: model training, not GenAI traces. MLflow 3's UI reads it
 # only where its GenAI / Model training switch is off; 3.17 takes the view from the address
-# (`?workflowType=machine_learning`, search.stores.experiment_url) or the switch's last position.
+# (`?workflowType=machine_learning`, search.records.stores.experiment_url) or the switch's last position.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
@@ -80,7 +80,7 @@ class Tracker:
         return self.parent_id
 
     def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        """`params` flattened to MLflow-safe keys (search.keys), in batches of MLflow's limit of 100."""
+        """`params` flattened to MLflow-safe keys (search.records.keys), in batches of MLflow's limit of 100."""
         from mlflow.entities import Param
 
         items = [Param(k, _param_value(v)) for k, v in sorted(flatten_params(params).items())]

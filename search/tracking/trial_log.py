@@ -2,7 +2,7 @@
 through the `Outbox`, so a tracking outage delays the view but never the search.
 
 A trial's run is created by its first queued write (`start`); later writes find it by number when
-they run. `on_run(number, run_id)` tells the ledger the run's id once it exists.
+they run. `run_of(number)` is the run's id once that write has run (None while it waits).
 """
 from __future__ import annotations
 
@@ -11,14 +11,18 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 
 class TrialLog:
-    def __init__(self, tracker: Any, outbox: Any, *, on_run: Callable[[int, str], None]):
+    def __init__(self, tracker: Any, outbox: Any):
         self.tracker = tracker
         self.outbox = outbox
-        self.on_run = on_run
         self.known: set[int] = set(tracker.known_trials())  # trials whose run exists or is queued
+        self.created: dict[int, str] = {}  # trial number -> the run its `start` made or continued
 
     def has_run(self, number: int) -> bool:
         return number in self.known
+
+    def run_of(self, number: int) -> Optional[str]:
+        """The run `start` made for trial `number` in this session, once its write has run."""
+        return self.created.get(number)
 
     # ---- children -------------------------------------------------------------------------------
     def start(self, number: int, *, params: Mapping[str, Any], tags: Mapping[str, str], config: Mapping[str, Any],
@@ -36,7 +40,7 @@ class TrialLog:
                                                                                 if k == "requeued_from"})
             if run_id is None:
                 run_id = self.tracker.start_child(number, params=params, tags=tags, config=config)
-            self.on_run(number, run_id)
+            self.created[number] = run_id
 
         self.outbox.submit(f"the run of trial {number}", write)
 

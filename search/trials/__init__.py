@@ -8,18 +8,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from search.trials.early_stop import EarlyStopRule, Fidelity, dominated_at_fidelity
-from search.trials.events import TrialEvents, child_params
+from search.trials.events import TrialEvents, child_params, child_tags
 from search.trials.ledger import MAX_REPEATS, StudyLedger
-from search.trials.outcome import Outcome, classify, metrics_of
+from search.trials.outcome import Outcome, classify, error_line, metrics_of
 from search.trials.shared_data import datasets_of, shareable
-from search.trials.trainable import scalars, train_and_report, trainable_from_env
+from search.trials.trainable import train_and_report, trainable_from_env
 
 if TYPE_CHECKING:
-    from search.trials.ray_adapter import init_ray, run_tune
+    from search.trials.ray_adapter import init_ray, is_infrastructure, run_tune, trial_error
 
 # Ray reads its settings from the environment when it loads, and the driver sets them first
 # (`search.run.environment`): the Ray adapter loads on first use, not with this package.
-_LAZY = {"init_ray": "search.trials.ray_adapter", "run_tune": "search.trials.ray_adapter"}
+_LAZY = {name: "search.trials.ray_adapter" for name in ("init_ray", "is_infrastructure", "run_tune", "trial_error")}
 
 __all__ = [
     "EarlyStopRule",
@@ -29,16 +29,19 @@ __all__ = [
     "StudyLedger",
     "TrialEvents",
     "child_params",
+    "child_tags",
     "classify",
     "datasets_of",
     "dominated_at_fidelity",
     "init_ray",
+    "is_infrastructure",
+    "error_line",
     "metrics_of",
     "run_tune",
-    "scalars",
     "shareable",
     "train_and_report",
     "trainable_from_env",
+    "trial_error",
 ]
 
 

@@ -1,6 +1,6 @@
 """What the driver does when a trial starts, reports an epoch or a checkpoint, survives an
 infrastructure failure, or ends: Optuna first (the source of truth), then MLflow through the outbox
-(`search.trial_log`), then the front and the terminal. Called by Ray Tune's callback in the driver.
+(`search.tracking.trial_log`), then the front and the terminal. Called by Ray Tune's callback in the driver.
 """
 from __future__ import annotations
 
@@ -36,13 +36,21 @@ class TrialEvents:
         live = self.ledger.live.get(number)
         if live is None or self.log.has_run(number):
             return
-        record = live.record
         self.log.start(number, params=child_params(live.params, live.config), config=live.config,
-                       tags={"canonical_key": live.key, "energy_model": energy_model(live.config),
-                             **({"requeued_from": str(record.requeued_from)} if record.requeued_from is not None else {})},
-                       continue_run=record.mlflow_run_id)
+                       tags=child_tags(live.config, live.key, live.record.requeued_from),
+                       continue_run=live.record.mlflow_run_id)
+        self.note_run(number)
+
+    def note_run(self, number: int) -> None:
+        """Tell the ledger the trial's MLflow run once the log has made it (a tracking outage delays it),
+        so an interrupted trial's retry continues the same run."""
+        live = self.ledger.live.get(number)
+        run_id = self.log.run_of(number)
+        if live is not None and run_id is not None and live.record.mlflow_run_id != run_id:
+            self.ledger.note_run(number, run_id)
 
     def epoch(self, number: int, result: dict) -> None:
+        self.note_run(number)
         if number in self.ledger.live and "epoch" in result:
             self.log.epoch(number, {k: v for k, v in metrics_of(result).items() if k != "epoch"}, int(result["epoch"]))
 
@@ -62,6 +70,7 @@ class TrialEvents:
         if live is None:
             return
         self.started(number)  # a trial that ended before it started still gets its run
+        self.note_run(number)
         if infrastructure:
             reason = f"infrastructure: {error} (Ray's retries used up; not an outcome of the architecture)"
             self.ledger.give_up(number, reason)
@@ -82,6 +91,7 @@ class TrialEvents:
                                      front_size=len(front), hypervolume=front.hypervolume)
 
     def interrupt(self, number: int) -> None:
+        self.note_run(number)
         self.ledger.interrupt(number, "interrupted: the search was stopped before the trial finished; queued again")
         if self.log.has_run(number):
             self.log.end(number, "INTERRUPTED", metrics={}, step=0,
@@ -103,6 +113,15 @@ class TrialEvents:
 def energy_model(config: dict) -> str:
     """Which energy model priced the trial's `energy_mj` (fwformer.energy: sop, simple, lemaire)."""
     return str((config.get("energy") or {}).get("model") or "sop")
+
+
+def child_tags(config: dict, canonical_key: Optional[str], requeued_from: Optional[int]) -> dict[str, str]:
+    """The tags of a trial's MLflow run, whoever creates it: the trial events as it starts, or a
+    resume that finds a finished trial without a run (its driver was killed first)."""
+    tags = {"canonical_key": canonical_key or "", "energy_model": energy_model(config)}
+    if requeued_from is not None:
+        tags["requeued_from"] = str(requeued_from)
+    return tags
 
 
 def child_params(params: dict, config: dict) -> dict:

@@ -40,14 +40,25 @@ class Outcome:
 
 
 def metrics_of(result: Optional[dict]) -> dict[str, Any]:
-    """The plain numbers and short strings a trainable reported, without Ray's bookkeeping."""
-    out = {}
+    """The plain numbers (numpy and torch scalars made plain; NaN stays NaN), None and short strings
+    of a result, without Ray's and the trainable's bookkeeping: what a trial reports, logs and keeps."""
+    out: dict[str, Any] = {}
     for k, v in (result or {}).items():
-        if k in _NOT_METRICS or isinstance(v, (dict, list, tuple)):
+        if k in _NOT_METRICS:
             continue
+        if hasattr(v, "item") and getattr(v, "ndim", 1) == 0:  # numpy / torch scalars
+            v = v.item()
         if v is None or isinstance(v, (bool, int, float)) or (isinstance(v, str) and len(v) < 500):
             out[k] = v
     return out
+
+
+def error_line(err: BaseException) -> str:
+    """`Type: first line of the message`, short enough for a tag: how a failed trial's error reads
+    wherever it is shown, whether the trainable caught it or Ray reported its worker's death."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    line = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    return line[:500]
 
 
 def finite_number(x: Any) -> bool:

@@ -165,7 +165,7 @@ def run_tune(*, trainable: Callable[[dict], None], ledger: Any, events: Any, sto
 
     Checkpoints go to Ray's storage (`storage_path`: a shared folder or a URI), the latest one per
     trial kept; a trial whose worker or node is lost is restarted from it up to `INFRA_RETRIES` times.
-    `shared_data` (`search.shared_data`) reaches a trainable that takes it, through the object store once.
+    `shared_data` (`search.trials.shared_data`) reaches a trainable that takes it, through the object store once.
     """
     resources = {"cpu": study.resources.cpu, "gpu": study.resources.gpu}
     if shared_data is not None and "shared_data" in inspect.signature(trainable).parameters:
@@ -199,7 +199,7 @@ def trial_error(trial: Any) -> tuple[str, bool]:
     a crashed raylet are the infrastructure's. Tune writes the error beside the trial first (its
     `pickled_error_file`, `error_file`) and syncs it to storage later, so the local files are read first.
     """
-    from search.trials.trainable import error_line
+    from search.trials.outcome import error_line
 
     err = _first(lambda: _unpickle(trial.pickled_error_file), trial.get_pickled_error)
     if err is not None:

@@ -2,7 +2,7 @@
 
 Without it every trial worker loads and splits the dataset itself: a copy per worker (CIFAR-10's
 training images are 150 MB as uint8, more after the split's copies), plus the libraries the loading
-needs (scikit-learn for the split). Instead the driver's datasets (what `search.plan` loaded to check
+needs (scikit-learn for the split). Instead the driver's datasets (what `search.run.plan` loaded to check
 them) go into Ray's object store once, as numpy arrays, through Ray Tune's `tune.with_parameters`;
 a worker's `ray.get` maps them zero-copy from the node's shared memory (numpy arrays in the object
 store are shared by the workers of a node), and `torch.from_numpy` wraps them without copying.

@@ -8,9 +8,9 @@ failure of the model is reported rather than raised, so that its message reaches
 intact and Ray never retries it; a worker that dies outright surfaces as a Ray trial error instead.
 Workers write nothing to the Optuna or MLflow stores: the driver does.
 
-`config` (built by `search.ledger.StudyLedger.suggest`): number (the Optuna trial), config (the
+`config` (built by `search.trials.ledger.StudyLedger.suggest`): number (the Optuna trial), config (the
 resolved fwformer config), energy_bound_mj, checkpoint (the storage address of the checkpoint a
-retried trial continues from, see `search.checkpoints`), num_threads.
+retried trial continues from, see `search.trials.checkpoints`), num_threads.
 
 A seam for tests and wrappers: `FWFORMER_SEARCH_TRAINABLE=module:function` names another trainable
 (same signature; it may call `train_and_report` with its own `train` function).
@@ -23,14 +23,15 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
+from search.trials.outcome import error_line, metrics_of
 
 TRAINABLE_ENV = "FWFORMER_SEARCH_TRAINABLE"
 Train = Callable[..., dict]
 
 
 def run_trial(config: dict, shared_data: Optional[dict] = None) -> None:
-    """The trial. `shared_data`: the study's datasets from Ray's object store (`search.shared_data`),
+    """The trial. `shared_data`: the study's datasets from Ray's object store (`search.trials.shared_data`),
     handed over by `tune.with_parameters`; None: the trial loads its data itself."""
     from fwformer.train import train
 
@@ -64,7 +65,7 @@ def _train_and_report(config: dict, train: Train, shared_data: Optional[dict]) -
 
     def report(metrics: dict) -> bool:
         checkpoint = tune.Checkpoint.from_directory(str(out_dir)) if (out_dir / "checkpoint.pt").is_file() else None
-        tune.report({**scalars(metrics), "energy_bound_mj": energy_bound, "final": False}, checkpoint=checkpoint)
+        tune.report({**metrics_of(metrics), "energy_bound_mj": energy_bound, "final": False}, checkpoint=checkpoint)
         return False  # the driver's scheduler stops trials; training never stops itself here
 
     try:
@@ -76,7 +77,7 @@ def _train_and_report(config: dict, train: Train, shared_data: Optional[dict]) -
         tune.report({"final": True, "failed": True, "error": error_line(err),
                      "traceback": "".join(traceback.format_exception(err))[-4000:]})
         return
-    tune.report({**scalars(result), "energy_bound_mj": energy_bound, "final": True, "failed": False})
+    tune.report({**metrics_of(result), "energy_bound_mj": energy_bound, "final": True, "failed": False})
 
 
 def _train_or_restart(train: Train, cfg: Any, out_dir: Path, resume: bool, report: Callable[[dict], bool],
@@ -115,23 +116,3 @@ def trainable_from_env() -> Callable[[dict], None]:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError) as err:
         raise ConfigError(f"{TRAINABLE_ENV}='{spec}' must name an importable module:function ({err})") from None
-
-
-def error_line(err: BaseException) -> str:
-    """`Type: first line of the message`, short enough for a tag."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    line = f"{type(err).__name__}: {text}" if text else type(err).__name__
-    return line[:500]
-
-
-def scalars(metrics: dict) -> dict[str, Any]:
-    """The plain numbers (and short strings) of a metrics dict; NaN stays NaN."""
-    out: dict[str, Any] = {}
-    for k, v in metrics.items():
-        if isinstance(v, (bool, int, float)):
-            out[k] = v
-        elif hasattr(v, "item") and getattr(v, "ndim", 1) == 0:  # numpy / torch scalars
-            out[k] = v.item()
-        elif isinstance(v, str) and len(v) < 500:
-            out[k] = v
-    return out

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from fwformer.cli import ConfigError
 from fwformer.config import load_config
 from fwformer.data import dataset_info
 from fwformer.data.augment import build_augment, random_erasing
 from fwformer.data.randaugment import OPS, SKIPPED, SpikformerRandAugment
-from fwformer.errors import ConfigError
 
 # ZK-Zhou/spikformer cifar10/aa_snn.py: `_RAND_TRANSFORMS` and `_RAND_INCREASING_TRANSFORMS` with
 # their commented-out entries removed ('AutoContrast', 'Invert', 'Posterize*', 'Solarize*',

@@ -11,12 +11,11 @@ import pytest
 from formats import write_cifar_folder
 import torch
 
-from fwformer.config import load_config
-from fwformer.data import (DataUnavailableError, build_datasets, dataset_info, make_loader, resolve_device,
-                           with_data_geometry)
+from fwformer.cli import ConfigError
+from fwformer.config import load_config, resolve_device
+from fwformer.data import DataUnavailableError, build_datasets, dataset_info, make_loader, with_data_geometry
 from fwformer.data import cifar
 from fwformer.data.augment import build_augment, mix_batch, random_crop, random_hflip
-from fwformer.errors import ConfigError
 from fwformer.model import build_model
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"

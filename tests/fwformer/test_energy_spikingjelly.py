@@ -12,7 +12,7 @@ from torch import nn
 
 from fwformer.config import load_config
 from fwformer.energy import measure_energy
-from fwformer.engine import reset_state
+from fwformer.layers import reset_state
 from fwformer.model import build_model
 
 

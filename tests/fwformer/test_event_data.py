@@ -16,13 +16,13 @@ import pytest
 import torch
 from event_formats import EVENT_DTYPE, write_cifar10_dvs, write_dvs128_gesture, write_nmnist
 
+from fwformer.cli import ConfigError
 from fwformer.config import load_config
 from fwformer.data import DataUnavailableError, build_datasets, dataset_info, make_loader, with_data_geometry
 from fwformer.data import events as ev
 from fwformer.data import neuromorphic
 from fwformer.data.frame_cache import FrameKey, is_complete, load_or_build
 from fwformer.data.frames import integrate
-from fwformer.errors import ConfigError
 
 # Our small sets have fewer recordings than the published ones, which the loader warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:dataset .* recordings in")

@@ -10,17 +10,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from fwformer.cli import ConfigError
 from fwformer.config import load_config
-from fwformer.energy import measure_energy
+from fwformer.energy import listening, measure_energy
 from fwformer.energy.sop import PRICED, SopMeter
-from fwformer.energy_ops import listening
-from fwformer.engine import reset_state
-from fwformer.errors import ConfigError
+from fwformer.layers import SignedIFNode, reset_state
 from fwformer.mixers import check_mixer, create_mixer, known_names
 from fwformer.mixers.fatm import HaarProduct, haar_matrix
 from fwformer.mixers.registry import resolve_mixer
 from fwformer.model import build_model, count_parameters
-from fwformer.neurons import SignedIFNode
 
 SIDES = [1, 2, 4, 8, 16, 32, 64]
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fwformer.energy_ops import listening
+from fwformer.energy import listening
 from fwformer.mixers import create_mixer
 from fwformer.mixers.fourier import dft_real_basis, dft_real_basis_2d
 from fwformer.mixers.hartley import hartley_basis, hartley_basis_2d

@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fwformer.cli import ConfigError
 from fwformer.config import load_config
 from fwformer.energy import measure_energy
-from fwformer.engine import reset_state
-from fwformer.errors import ConfigError
+from fwformer.layers import reset_state
 from fwformer.mixers import create_mixer
 from fwformer.mixers.hyena import quadrant_conv_direct, quadrant_conv_fft
 from fwformer.model import build_model, count_parameters

@@ -5,21 +5,22 @@ import pytest
 import torch
 from spikingjelly.activation_based.neuron import BaseNode
 
+from fwformer.cli import ConfigError
 from fwformer.config import load_config
-from fwformer.engine import reset_state
-from fwformer.errors import ConfigError
-from fwformer.mixers import MIXERS, check_mixer, create_mixer
+from fwformer.layers import reset_state
+from fwformer.mixers import FAMILIES, MIXERS, check_mixer, create_mixer
+from fwformer.mixers.hybrid import HybridMixer
+from fwformer.mixers.registry import family_prefix
 from fwformer.model import build_model
 
 T, B, D, HEADS = 2, 2, 16, 2
 GRID = (8, 8)  # coif1 and bior2.2 cannot reconstruct a 4x4 grid
 N = GRID[0] * GRID[1]
-FAMILY_EXAMPLES = [
-    "dwt-haar", "dwt-db2@2", "dwt-coif1", "dwt-bior2.2", "wavefilter-haar", "wavefilter-db2@2", "wavefilter-bior2.2",
-    "wavefilter-learned-db2", "wavspa-haar", "wavspa-db2@2", "adawavspa-db2", "adawavspa-haar@2",
-    "fft2d+dwt-haar", "ssa+fft2d", "hartley2d+wavefilter-haar", "fatm@2",
-]
-NAMES = sorted(MIXERS) + [n for n in FAMILY_EXAMPLES if n not in MIXERS]
+# A family runs the contract through the examples its card declares (`MixerCard.examples`), hybrids
+# through the hybrid's card; a family registered without examples fails `test_every_family_has_examples`.
+FAMILY_EXAMPLES = sorted({name for cls in FAMILIES.values() if cls.card for name in cls.card.examples})
+HYBRID_EXAMPLES = list(HybridMixer.card.examples)
+NAMES = sorted(MIXERS) + [n for n in FAMILY_EXAMPLES + HYBRID_EXAMPLES if n not in MIXERS]
 
 
 def make(name: str, grid=GRID):
@@ -34,6 +35,18 @@ def spikes(rate: float = 0.5, seed: int = 1) -> torch.Tensor:
 
 def is_binary(t: torch.Tensor) -> bool:
     return bool(((t == 0) | (t == 1)).all())
+
+
+@pytest.mark.parametrize("prefix", sorted(FAMILIES))
+def test_every_family_has_examples(prefix):
+    card = FAMILIES[prefix].card
+    examples = card.examples if card else ()
+    assert examples, f"mixer family {prefix!r} declares no examples in its card, so the contract below never runs it"
+    assert [n for n in examples if family_prefix(n) != prefix] == [], f"examples of {prefix!r} outside the family"
+
+
+def test_hybrid_examples_are_hybrids():
+    assert HYBRID_EXAMPLES and all("+" in name for name in HYBRID_EXAMPLES)
 
 
 @pytest.mark.parametrize("name", NAMES)

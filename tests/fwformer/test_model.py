@@ -2,9 +2,9 @@
 import pytest
 import torch
 
+from fwformer.cli import ConfigError
 from fwformer.config import load_config, preset_names
-from fwformer.engine import reset_state
-from fwformer.errors import ConfigError
+from fwformer.layers import reset_state
 from fwformer.model import build_model, count_parameters
 
 

@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from fwformer.energy import measure_energy
+from fwformer.layers import reset_state
 from fwformer.mixers import create_mixer
 from fwformer.model import count_parameters
-from fwformer.neurons import reset_state
 from metering import Holder
 
 T, B, H, W, D, HEADS = 3, 2, 4, 4, 8, 2

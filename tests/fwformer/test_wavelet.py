@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from fwformer.energy_ops import listening
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
+from fwformer.energy import listening
 from fwformer.mixers import check_mixer, create_mixer
 from fwformer.mixers.filterbank import compose_operator, place, placement, pywt_filters, quadrature_mirror
 from fwformer.mixers.filterbank import filters_reconstruct as learned_reconstructs

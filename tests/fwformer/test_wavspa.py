@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from fwformer.energy_ops import listening
-from fwformer.engine import reset_state
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
+from fwformer.energy import listening
+from fwformer.layers import reset_state
 from fwformer.mixers import AttentionOptions, check_mixer, create_mixer
 from fwformer.mixers.wavelet import make_transform_pair
 

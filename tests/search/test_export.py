@@ -12,8 +12,8 @@ import yaml
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
+from fwformer.cli import ConfigError
 from fwformer.config import config_to_dict, load_config
-from fwformer.errors import ConfigError
 from search.export import export_architecture, main
 from search.front import parse_pick
 

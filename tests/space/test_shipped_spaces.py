@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fwformer.engine import reset_state
+from fwformer.layers import reset_state
 from fwformer.model import build_model
 from search.study import load_study
 

@@ -6,8 +6,8 @@ import dataclasses
 import pytest
 import torch
 
+from fwformer.cli import ConfigError
 from fwformer.config import load_config
-from fwformer.errors import ConfigError
 from fwformer.mixers import MIXERS
 from fwformer.model import build_model
 from space import SearchSpace, canonical_key, load_space

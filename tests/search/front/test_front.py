@@ -1,4 +1,4 @@
-"""The study's front (search.front) and its files (search.plots), for default and other objectives."""
+"""The study's front (search.front) and its files (search.report.plots), for default and other objectives."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +9,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from search.front import Front, Objectives, parse_pick
 from search.report import front_csv, plot_front
 

@@ -1,4 +1,4 @@
-"""Names as keys (search.keys): every name the shipped studies' spaces expand to is a valid MLflow
+"""Names as keys (search.records.keys): every name the shipped studies' spaces expand to is a valid MLflow
 key and file name, and maps back to itself."""
 from __future__ import annotations
 

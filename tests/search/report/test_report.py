@@ -13,7 +13,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from search.front import Front, Objectives, attainment, ranks
 
 MIXERS = ["ssa", "fft2d", "dwt-haar", "dwt-db2@2", "fft2d+dwt-haar", "identity"]
@@ -24,7 +24,7 @@ T0 = dt.datetime(2025, 1, 1)
 
 
 def trial(values, mixers, T, *, state=TrialState.COMPLETE, kind="trained", start=0.0, seconds=10.0, attrs=None):
-    """A trial as search.ledger leaves it: its parameters, kind, resolved config (mixers per block, T)
+    """A trial as search.trials.ledger leaves it: its parameters, kind, resolved config (mixers per block, T)
     and metrics; started `start` s after T0 and `seconds` long."""
     t = create_trial(state=state, values=values if state == TrialState.COMPLETE else None,
                      params={"mixer_0": mixers[0], "mixer_1": mixers[1], "T": T}, distributions=DISTS,
@@ -325,6 +325,8 @@ def test_a_report_that_fails_to_draw_costs_a_warning_not_the_study(monkeypatch, 
     monkeypatch.setattr(search.report, "write_report", broken)
     study = in_memory([trial([0.8, 0.2], ["ssa", "ssa"], 1)])
     log = type("Log", (), {"parent_artifacts": lambda self, *a, **k: logged.append(a)})()
-    write_report_artifacts(study, storage="sqlite:///x.db", folder=tmp_path, log=log, progress=None, supernet=False)
+    front = Front.of_study(study, ACC_ENERGY)
+    write_report_artifacts(study, front, storage="sqlite:///x.db", folder=tmp_path, log=log, progress=None,
+                           supernet=False)
     assert capsys.readouterr().err.strip() == "warning: could not write the study's report: RuntimeError: no fonts"
     assert logged == []

@@ -36,14 +36,13 @@ def check_records(workdir: Path, name: str, budget: int, epochs: int, tracking_u
     from mlflow.tracking import MlflowClient
     from optuna.trial import TrialState
 
-    from search.records import TrialRecord, interrupted_numbers
+    from search.records import counted
 
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{workdir / 'optuna.db'}")
     trials = study.get_trials(deepcopy=False)
-    interrupted = interrupted_numbers(trials)
-    done = [t for t in trials if TrialRecord.of(t).trained and t.number not in interrupted
-            and t.state == TrialState.COMPLETE]
-    assert len(done) == budget, [(t.number, t.state.name, t.user_attrs.get("error")) for t in trials]
+    done = counted(trials)  # what the budget counts, as the ledger and the hypervolume history count it
+    assert len(done) == budget and all(t.state == TrialState.COMPLETE for t in done), \
+        [(t.number, t.state.name, t.user_attrs.get("error")) for t in trials]
     client = MlflowClient(tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
     parent = next(r for r in runs if r.data.tags.get("role") == "study")

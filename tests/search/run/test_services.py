@@ -1,4 +1,4 @@
-"""Services and files checked before a search creates anything (search.services, search.stores)."""
+"""Services and files checked before a search creates anything (search.run.services, search.records.stores)."""
 from __future__ import annotations
 
 import http.server
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from search.run import check_ray_address, check_storage, check_tracking, unreachable
 from search.records import redact
 

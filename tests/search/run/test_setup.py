@@ -1,4 +1,4 @@
-"""Setting a study up is all or nothing (search.setup): a failure before the first trial leaves
+"""Setting a study up is all or nothing (search.run.setup): a failure before the first trial leaves
 nothing behind, and a study whose setup never completed is created again by the next run."""
 from __future__ import annotations
 

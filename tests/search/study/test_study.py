@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from search.study import Study, load_study, repo_studies_dir, study_names
 
 SHIPPED = sorted(p.stem for p in repo_studies_dir().glob("*.yaml"))
@@ -136,9 +136,27 @@ def test_space_file_named_by_the_study(tmp_path):
 
 
 def test_reference_point(mini):
+    """Accuracy's reference is 0; energy's, by default, the energy at firing rate 1 of the costliest
+    architecture of the space, here found by pricing every architecture with the energy meter."""
+    import itertools
+
+    from fwformer.data import dataset_info
+    from fwformer.energy import measure_energy
+    from fwformer.model import build_model
+
     study = load_study(mini)
-    ref = study.reference_point()
-    assert ref[0] == 0.0 and (ref[1] is None or ref[1] > 0)
+    choices = study.space.choices()
+    energies = []
+    for values in itertools.product(*choices.values()):
+        cfg = study.trial_config(dict(zip(choices, values)))
+        ec = cfg.energy
+        input_kind = "frames" if dataset_info(cfg.data).event else "static"
+        report = measure_energy(build_model(cfg), None, input_kind=input_kind, energy_model=ec.model,
+                                e_mac_pj=ec.e_mac_pj, e_ac_pj=ec.e_ac_pj, e_memory_pj_per_byte=ec.e_memory_pj_per_byte)
+        assert report.rate_one  # no batches: every spike input at rate 1
+        energies.append(report.energy_mj)
+    assert len(energies) == 8 and len(set(energies)) > 1  # 2 x 2 mixers, 2 T: they differ
+    assert study.reference_point() == [0.0, pytest.approx(max(energies), rel=1e-9)]
 
 
 def test_geometry_from_the_dataset(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fwformer.errors import ConfigError
+from fwformer.cli import ConfigError
 from supernet_study import Stop, write_study
 
 
@@ -34,7 +34,7 @@ def trained(study, tmp_path_factory):
 def test_resumed_supernet_training_ends_with_the_uninterrupted_runs_weights_and_paths(trained, study, tmp_path):
     import shutil
 
-    from fwformer.checkpoint import load_checkpoint
+    from fwformer.train import load_checkpoint
     from search.supernet import train_supernet, training_config
 
     root, cfg, datasets = trained
@@ -57,8 +57,8 @@ def test_resumed_supernet_training_ends_with_the_uninterrupted_runs_weights_and_
 def test_a_distilled_supernet_resumes_to_the_uninterrupted_runs_weights_and_teacher(tmp_path):
     """With distill: inplace the teacher and the loss averages are part of the checkpoint: a training
     stopped after epoch 1 and resumed ends where the straight one does; the key names the distillation."""
-    from fwformer.checkpoint import load_checkpoint
     from fwformer.data import build_datasets
+    from fwformer.train import load_checkpoint
     from search.study import load_study
     from search.supernet import supernet_key, train_supernet, training_config
 
@@ -129,10 +129,9 @@ def test_candidate_lr_multiplies_the_step_of_the_candidate_mixers_only(tmp_path)
     the candidates off the path not at all; the multiplier is part of the supernet's identity."""
     import dataclasses
 
-    from fwformer.checkpoint import load_checkpoint
     from fwformer.data import build_datasets, with_data_geometry
-    from fwformer.engine import seed_everything
     from fwformer.supernet import MIXER_KEY
+    from fwformer.train import load_checkpoint, seed_everything
     from search.study import load_study
     from search.supernet import build_supernet, supernet_key, train_supernet, training_config
 
@@ -224,8 +223,8 @@ def test_the_k_chosen_maximise_the_hypervolume_then_fill_from_the_next_layer():
 def test_the_few_shot_split_by_T_fine_tunes_one_sub_supernet_per_T_from_the_trained_weights(trained, tmp_path):
     """benchmarks.search_scale.fewshot: sub-supernet t starts from the parent's weights exactly, trains
     at T = t only, is scored for the sub-networks of its T, and is not trained again when finished."""
-    from fwformer.checkpoint import load_checkpoint
     from fwformer.supernet import Choice
+    from fwformer.train import load_checkpoint
     from benchmarks.search_scale.fewshot import ByT, from_parent, split_config, train_split
     from search.supernet import load_supernet
 

@@ -1,4 +1,4 @@
-"""The MLflow outbox (search.outbox): order kept, transient failures retried, refusals dropped."""
+"""The MLflow outbox (search.tracking.outbox): order kept, transient failures retried, refusals dropped."""
 from __future__ import annotations
 
 import pytest

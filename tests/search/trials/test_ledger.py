@@ -1,4 +1,4 @@
-"""The study ledger (search.ledger) on an in-memory Optuna study: asking, telling, repeats,
+"""The study ledger (search.trials.ledger) on an in-memory Optuna study: asking, telling, repeats,
 constraints, interruption and reloading, in milliseconds."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How a trial's last report maps to its outcome (search.outcome.classify)."""
+"""How a trial's last report maps to its outcome (search.trials.outcome.classify)."""
 from __future__ import annotations
 
 import math
