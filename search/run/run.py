@@ -95,6 +95,8 @@ def run_study(plan, trainable) -> int:
     progress.start(finished=ledger.finished, resumed=plan.resume, sampler=s.sampler, concurrency=s.max_concurrent,
                    resources=f"{res.cpu:g} CPU" + (f", {res.gpu:g} GPU" if res.gpu else ""),
                    storage=redact(plan.storage), tracking=redact(plan.tracking_uri), requeued=requeued)
+    if plan.resume and ledger.remaining() <= 0:
+        progress.say(nothing_to_do(plan, ledger.budget))
     status, started_ray = "FINISHED", False
     with stop.on_signals(lambda: progress.say("stopping: ending the running trials (Ctrl-C again to force) ...")):
         try:
@@ -159,3 +161,11 @@ def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, st
     if (plan.results_dir / "report" / "report.html").is_file():
         url = artifact_url(ui_server(plan.tracking_uri), experiment_id, parent_run_id, "report/report.html")
         progress.say(f"  its report there: {url}")
+
+
+def nothing_to_do(plan, budget: int) -> str:
+    """What `--resume` says of a study that has finished its budget: how to give it more."""
+    key = "search.supernet.confirm" if plan.study.search.strategy == "supernet" else "search.trials"
+    more = plan.resume_command.replace(" --resume", f" {key}=N --resume", 1)
+    return (f"nothing to do: study '{plan.study.name}' has finished its {budget} trials; to train more, raise "
+            f"the budget: {more} (N > {budget})")

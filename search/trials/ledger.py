@@ -86,6 +86,7 @@ class StudyLedger:
             if violations:
                 TrialRecord(kind=INFEASIBLE, canonical_key=key, infeasible=violations).write(trial)
                 self.optuna.tell(trial, state=TrialState.PRUNED)
+                self.say(f"trial {trial.number}: outside the space's constraints ({'; '.join(violations)}), not trained")
                 continue
             if self.study.search.dedupe and key in self.results:
                 self._tell_repeat(trial, key, self.results[key])
@@ -94,6 +95,8 @@ class StudyLedger:
             if self.study.search.dedupe and twin is not None:
                 TrialRecord(kind=REPEAT, canonical_key=key, duplicate_of=twin.number).write(trial)
                 self.waiting_repeats.setdefault(key, []).append(trial)
+                self.say(f"trial {trial.number}: the architecture of trial {twin.number}, in training; not trained "
+                         f"again, it gets that trial's outcome")
                 continue
             return self._start(trial, cfg, key, config_to_dict(cfg))
         self.exhausted = True
@@ -133,6 +136,7 @@ class StudyLedger:
 
         result = self.finished_results[source]
         src = result.record
+        self.say(f"trial {trial.number}: the architecture of trial {source}, not trained again")
         TrialRecord(kind=REPEAT, canonical_key=key, duplicate_of=source, config=src.config, metrics=src.metrics,
                     mlflow_run_id=src.mlflow_run_id, seed=src.seed, error=src.error).write(trial)
         if result.state == "COMPLETE":

@@ -90,13 +90,10 @@ def trained(study) -> list:
 
 
 def finished_trained(study) -> list:
-    from optuna.trial import TrialState
+    """The trials the budget counts (the one definition, `search.records.counted`)."""
+    from search.records import counted
 
-    from search.records import interrupted_numbers
-
-    interrupted = interrupted_numbers(study.get_trials(deepcopy=False))
-    return [t for t in trained(study) if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-            and t.number not in interrupted]
+    return counted(study.get_trials(deepcopy=False))
 
 
 # ---- the early-stopping rule (pure) ------------------------------------------------------------------
@@ -449,3 +446,12 @@ def test_interrupted_and_killed_study_resumes_to_exactly_its_budget(tmp_path):
     history = sorted(client.get_metric_history(parent.info.run_id, "hypervolume"), key=lambda m: (m.step, m.timestamp))
     values = [m.value for m in history]
     assert all(b >= a - 1e-12 for a, b in zip(values, values[1:])), values
+
+    # 4. Resumed once more, the finished study says there is nothing to do and how to give it more,
+    # 5. which works: one more trial, and the study ends with the raised budget.
+    r = run_search(tmp_path, "--study", str(study_file), "--resume")
+    assert r.returncode == 0 and "nothing to do: study 'crash' has finished its" in r.stdout, r.stdout + r.stderr
+    assert f"search.trials=N --resume (N > {budget})" in r.stdout
+    r = run_search(tmp_path, "--study", str(study_file), f"search.trials={budget + 1}", "--resume")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(finished_trained(optuna_study(tmp_path, "crash"))) == budget + 1

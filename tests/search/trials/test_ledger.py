@@ -57,7 +57,8 @@ def test_a_trained_trial_is_asked_recorded_and_told(tmp_path):
 
 def test_a_repeat_is_told_the_earlier_outcome_and_costs_no_budget(tmp_path):
     study, ostudy = make(tmp_path)
-    ledger = ledger_for(study, ostudy)
+    said = []
+    ledger = ledger_for(study, ostudy, said=said)
     first = ledger.suggest()
     ledger.finish(first["number"], complete(0.6, 0.3))
     ostudy.enqueue_trial(dict(ostudy.trials[first["number"]].params))  # the sampler proposes it again
@@ -66,16 +67,20 @@ def test_a_repeat_is_told_the_earlier_outcome_and_costs_no_budget(tmp_path):
     assert TrialRecord.of(repeat).kind == "repeat" and TrialRecord.of(repeat).duplicate_of == first["number"]
     assert repeat.state == TrialState.COMPLETE and repeat.values == [0.6, 0.3]
     assert second["number"] == repeat.number + 1 and ledger.finished == 1 and ledger.remaining() == 2
+    assert said == [f"trial {repeat.number}: the architecture of trial {first['number']}, not trained again"]
 
 
 def test_a_repeat_of_a_live_trial_waits_for_its_outcome(tmp_path):
     study, ostudy = make(tmp_path)
-    ledger = ledger_for(study, ostudy)
+    said = []
+    ledger = ledger_for(study, ostudy, said=said)
     live = ledger.suggest()
     ostudy.enqueue_trial(dict(ostudy.trials[live["number"]].params))
     other = ledger.suggest()  # the repeat waits; a new architecture is trained meanwhile
     waiting = ostudy.trials[live["number"] + 1]
     assert waiting.state == TrialState.RUNNING and other["number"] == waiting.number + 1
+    assert said == [f"trial {waiting.number}: the architecture of trial {live['number']}, in training; not "
+                    f"trained again, it gets that trial's outcome"]
     ledger.finish(live["number"], Outcome("FAIL", {}, error="boom"))
     assert ostudy.trials[waiting.number].state == TrialState.FAIL
     assert TrialRecord.of(ostudy.trials[waiting.number]).error == "boom"
@@ -87,11 +92,14 @@ def test_proposals_outside_the_constraints_are_pruned_without_training(tmp_path)
     study, ostudy = make(tmp_path)
     small = model_cost(study.trial_config({"mixer_0": "identity", "mixer_1": "identity", "T": 1})).params
     study, ostudy = make(tmp_path, constraints=f", constraints: {{max_params: {small}}}")
-    ledger = ledger_for(study, ostudy)
+    said = []
+    ledger = ledger_for(study, ostudy, said=said)
     config = ledger.suggest()
     assert config["config"]["mixers"] == ["identity", "identity"]
     infeasible = [t for t in ostudy.trials if TrialRecord.of(t).kind == "infeasible"]
     assert all(t.state == TrialState.PRUNED and TrialRecord.of(t).infeasible for t in infeasible)
+    assert infeasible and [line.split(":")[0] for line in said] == [f"trial {t.number}" for t in infeasible]
+    assert all(line.endswith(", not trained") and "max_params" in line for line in said), said
 
 
 def test_the_early_stopping_rule_compares_with_cheaper_peers_at_the_same_epoch(tmp_path):
