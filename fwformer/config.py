@@ -141,7 +141,7 @@ class Config:
     # (the reference's); `pytorch`, PyTorch's own; `spike-driven`, every conv and every Linear that stands
     # for one of its 1x1 convs truncated normal std 0.02, the classifier PyTorch's (Spike-driven
     # Transformer's `_init_weights`); `swformer`, only the classifier truncated normal (SWformer's, whose
-    # other layers are convs) (README "The model library").
+    # other layers are convs) (docs/guides/model.md).
     init: str = "spikformer"
     ssa: SSAConfig = field(default_factory=SSAConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -29,6 +29,6 @@ class SpaceConfig:
     embed_dim: List[int] = field(default_factory=list)
     num_heads: List[int] = field(default_factory=list)
     mlp_ratio: List[float] = field(default_factory=list)
-    # The block convention as a choice (`spike`, `membrane`: README "Mixers"); empty: the base's.
+    # The block convention as a choice (`spike`, `membrane`: the site's mixer reference); empty: the base's.
     shortcut: List[str] = field(default_factory=list)
     constraints: ConstraintsConfig = field(default_factory=ConstraintsConfig)

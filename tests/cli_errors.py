@@ -1,5 +1,5 @@
 """Running a CLI's `main` in-process on bad input: exit code 2, one `error:` line naming what is
-wrong, no traceback, nothing written (README "Reliability")."""
+wrong, no traceback, nothing written (docs/guides/reliability.md)."""
 from __future__ import annotations
 
 import socket

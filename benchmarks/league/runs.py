@@ -12,7 +12,7 @@ from benchmarks.common import CIFAR_SUBSET
 MIXERS = ["ssa", "identity", "fft1d", "fft2d", "dwt-haar", "dwtc", "hartley1d", "hartley2d", "wavefilter-haar",
           "wavefilter-combo", "wavefilter-learned-haar", "wavspa-haar", "adawavspa-haar", "sdsa", "sdsa3", "qkta",
           "qkca", "axial", "gsap", "fatm", "spectral", "hyena2d", "sepconv", "dwc3", "maxpool"]
-#: Mixers whose reference code builds membrane-shortcut blocks (README "Mixers").
+#: Mixers whose reference code builds membrane-shortcut blocks (the site's mixer reference).
 MEMBRANE_NATIVE = ["sdsa", "sdsa3", "sepconv", "fatm", "gsap", "dwc3"]
 
 DATASETS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 #: wavelet-space attention (wavspa-, adawavspa-), the attentions of Spike-driven Transformer (sdsa, sdsa3),
 #: QKFormer (qkta, qkca) and axial attention, SWformer's FATM, SpectFormer's spectral gating, Hyena N-D,
 #: GSAP, Meta-SpikeFormer's and Max-Former's local mixers (sepconv, dwc3, maxpool), a hybrid, and the two
-#: references (README "Mixers"). Names not registered on a grid are skipped with a note.
+#: references (the site's mixer reference). Names not registered on a grid are skipped with a note.
 MIXERS = ["ssa", "fft1d", "fft2d", "dwt-haar", "dwt-db2", "dwtc", "hartley1d", "hartley2d", "wavefilter-haar",
           "wavefilter-db2", "wavefilter-combo", "wavefilter-learned-db2", "wavspa-haar", "adawavspa-db2",
           "sdsa", "sdsa3", "qkta", "qkca", "axial", "fatm", "spectral", "hyena2d", "gsap", "sepconv", "dwc3",

@@ -1,4 +1,4 @@
-"""One neuron-state contract (README "The model library"): spikingjelly's neurons keep their state
+"""One neuron-state contract (docs/guides/model.md): spikingjelly's neurons keep their state
 between calls, and every public entry point that runs a model resets before and after, so what it
 computes after someone left state behind is what a newly built model with the same weights computes
 from rest.

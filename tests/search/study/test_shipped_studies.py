@@ -30,7 +30,7 @@ def write_dvs128_gesture(root: Path) -> list[str]:
     from event_formats import write_dvs128_gesture as write
 
     write(root, train_users=5)  # five samples per class: enough for the 20 % stratified validation split
-    # 64x64 frames with one maxpool less keep the study's 8x8 token grid (README "Datasets") at a
+    # 64x64 frames with one maxpool less keep the study's 8x8 token grid (docs/guides/datasets.md) at a
     # quarter of the CPU time.
     return [f"data.root={root}", "data.download=false", "data.resize=64", "arch.img_size=64", "arch.sps_pools=3"]
 
