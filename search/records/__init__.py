@@ -7,7 +7,7 @@ The bottom layer of `search`: it imports no other `search` package.
 from __future__ import annotations
 
 from search.records.attributes import (
-    CANDIDATES_SUFFIX, FINISHED, INFEASIBLE, LiveTrial, REPEAT, Result, STUDY_RESOURCES, STUDY_SEARCH,
+    CANDIDATES_SUFFIX, FINISHED, INFEASIBLE, LiveTrial, REPEAT, Result, STUDY_BASE, STUDY_RESOURCES, STUDY_SEARCH,
     SUPERNET, TRAINED, TrialRecord, counted, counted_in_order, interrupted_numbers, model_cost, retry_attrs,
 )
 from search.records.provenance import code_version
@@ -25,6 +25,7 @@ __all__ = [
     "LiveTrial",
     "REPEAT",
     "Result",
+    "STUDY_BASE",
     "STUDY_RESOURCES",
     "STUDY_SEARCH",
     "TRAINED",

@@ -22,6 +22,7 @@ FINISHED = ("COMPLETE", "PRUNED", "FAIL")  # the states of a trained trial that 
 # Attributes of the Optuna study itself that a report reads (search.report.convergence, search.report.compare).
 STUDY_RESOURCES = "resources"  # {"cpu", "gpu"} one trial holds: prices its compute
 STUDY_SEARCH = "search"  # {"sampler", "seed", "strategy"} of the run that created the study
+STUDY_BASE = "base"  # the base preset (a name or a YAML path): its own recipe is what an export trains in full
 
 
 @dataclass

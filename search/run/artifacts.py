@@ -15,7 +15,7 @@ from search.records import redact
 
 
 def write_front_artifacts(front: Front, *, study_name: str, storage: str, folder: Path, log: Any, progress: Any,
-                          finished: int) -> None:
+                          finished: int, base: str = "") -> None:
     """Write the files into `folder` (kept: they are the study's too) and queue them for the parent run."""
     progress.front(front.rows())
     if not front.trials:
@@ -31,7 +31,7 @@ def write_front_artifacts(front: Front, *, study_name: str, storage: str, folder
         if front.knee is not None:
             from search.export import export_from_front
 
-            export_from_front(front, study_name, "knee", out / "knee.yaml", storage=storage)
+            export_from_front(front, study_name, "knee", out / "knee.yaml", storage=storage, base=base)
             files.append(out / "knee.yaml")
         log.parent_artifacts(files)
         log.parent_metrics({"front_size": float(len(front)), "trials_finished": float(finished)}, step=finished)

@@ -144,7 +144,8 @@ def _finish(plan, ostudy, log, outbox, ledger, progress, objectives, stop, *, st
     try:
         front = Front.of_study(ostudy, objectives)  # the study's final front: every file below reads this one
         write_front_artifacts(front, study_name=plan.study.name, storage=plan.storage,
-                              folder=plan.results_dir / "front", log=log, progress=progress, finished=ledger.finished)
+                              folder=plan.results_dir / "front", log=log, progress=progress, finished=ledger.finished,
+                              base=plan.study.base_source)
         write_report_artifacts(ostudy, front, storage=plan.storage, folder=plan.results_dir / "report", log=log,
                                progress=progress, supernet=plan.study.search.strategy == "supernet")
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from search.run.plan import SETUP_COMPLETE, Plan
-from search.records import STUDY_RESOURCES, STUDY_SEARCH
+from search.records import STUDY_BASE, STUDY_RESOURCES, STUDY_SEARCH
 from search.records import redact, sqlite_path
 
 
@@ -77,7 +77,7 @@ def _open_optuna(plan: Plan, undo: list) -> Any:
     ostudy.set_metric_names(study.metric_names)
     search = study.search
     for key, value in {"objectives": [list(o) for o in study.objectives], "reference_point": plan.reference,
-                       "study_file": str(study.path), "overrides": list(plan.overrides),
+                       "study_file": str(study.path), "overrides": list(plan.overrides), STUDY_BASE: study.base_source,
                        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                        STUDY_RESOURCES: {"cpu": float(study.resources.cpu), "gpu": float(study.resources.gpu)},
                        STUDY_SEARCH: {"sampler": search.sampler, "seed": search.seed, "strategy": search.strategy}

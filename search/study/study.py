@@ -45,6 +45,7 @@ class Study:
     resources: ResourcesConfig
     raw: dict  # the resolved study, for logging
     references: list = field(default_factory=list)  # per objective, as written (None: default)
+    base_source: str = ""  # the base preset's name or its YAML's absolute path: its own recipe trains in full
 
     @property
     def metric_names(self) -> list[str]:
@@ -135,7 +136,8 @@ def load_study(name_or_path: Union[str, Path], overrides: Sequence[str] = ()) ->
     objectives = [dataclasses.replace(o, direction=o.direction or OBJECTIVES[o.metric].direction) for o in objectives]
 
     name = merged.name or path.stem
-    base = _base_config(merged, path.parent)
+    source = base_source(merged.base, path.parent)
+    base = _base_config(merged, source)
     if base.data.split != "stratified":
         # A search ranks architectures; the test set is for reporting the one it picks.
         raise ConfigError(f"data.split={base.data.split} in a study: a search ranks architectures on a validation "
@@ -166,6 +168,7 @@ def load_study(name_or_path: Union[str, Path], overrides: Sequence[str] = ()) ->
         resources=resources,
         raw=resolved,
         references=[o.reference for o in objectives],
+        base_source=str(source),
     )
     check_supernet_study(study)
     return study
@@ -183,13 +186,17 @@ def _set_keys(node: Any) -> dict:
     return out
 
 
-def _base_config(merged: Any, study_dir: Path) -> Config:
+def base_source(base: str, study_dir: Path) -> Union[str, Path]:
+    """The study's `base`: a preset name, or a YAML path (relative ones from the study's folder)."""
+    as_path = study_dir / base
+    if base.endswith((".yaml", ".yml")) and not Path(base).is_absolute() and as_path.is_file():
+        return as_path.resolve()
+    return base
+
+
+def _base_config(merged: Any, source: Union[str, Path]) -> Config:
     from fwformer.config import validate
 
-    source: Union[str, Path] = merged.base
-    as_path = study_dir / merged.base
-    if merged.base.endswith((".yaml", ".yml")) and not Path(merged.base).is_absolute() and as_path.is_file():
-        source = as_path
     try:
         base = load_config(source, check=False)
     except ConfigError as err:

@@ -38,6 +38,7 @@ def storage(tmp_path_factory):
     with warnings.catch_warnings():  # experimental in Optuna, and what the runner calls
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(["val_acc", "energy_mj"])
+    study.set_user_attr("base", "tiny")  # as search.run records it: the preset whose recipe trains in full
     dists = {"mixer_0": CategoricalDistribution(["ssa", "identity"]),
              "mixer_1": CategoricalDistribution(["ssa", "identity"]), "T": CategoricalDistribution([1, 2, 4])}
     for i, (acc, energy, mixers, T) in enumerate(TRIALS):
@@ -135,3 +136,38 @@ def test_cli_is_one_line_and_exit_2_in_a_subprocess(storage, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"error: unknown study 'nope' in storage '{storage}'; it holds: other, toy"]
+
+
+def test_an_export_holds_the_full_recipe_unless_asked_for_the_search_fidelity(storage, tmp_path):
+    """The trials trained 1 epoch (the search's fidelity); `tiny`'s own recipe is 10 epochs at lr 5e-3."""
+    tiny = load_config("tiny")
+    full = load_config(export_architecture("toy", "knee", tmp_path / "full.yaml", storage=storage)["path"])
+    assert full.train.epochs == tiny.train.epochs == 10 and full.train == tiny.train
+    assert full.block_mixers == TRIALS[1][2] and full.T == TRIALS[1][3], "the architecture is the trial's"
+    trained = full.provenance["training"]
+    assert trained["holds"] == "full" and trained["recipe"] == "tiny" and trained["epochs"] == 10
+    assert trained["search_trained"]["epochs"] == 1
+    search = load_config(export_architecture("toy", "knee", tmp_path / "search.yaml", storage=storage,
+                                             training="search")["path"])
+    assert search.train.epochs == 1 and search.provenance["training"]["holds"] == "search"
+    assert config_to_dict(search)["train"] == config_to_dict(load_config("tiny", ["train.epochs=1"]))["train"]
+
+
+def test_the_command_says_which_training_the_export_holds(storage, tmp_path, capsys):
+    main(["--study", "toy", "--out", str(tmp_path / "a.yaml"), "--storage", storage])
+    assert "it trains with the full recipe of tiny: 10 epochs; the search trained 1" in capsys.readouterr().out
+    main(["--study", "toy", "--out", str(tmp_path / "b.yaml"), "--storage", storage, "--training", "search"])
+    assert "it trains with the search's fidelity: 1 epochs, as the trial trained" in capsys.readouterr().out
+
+
+def test_a_study_without_its_base_exports_its_fidelity_only_when_asked(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    study = optuna.create_study(study_name="old", storage=url, directions=["maximize", "minimize"])
+    cfg = load_config("tiny", ["train.epochs=1"])
+    study.add_trial(create_trial(values=[0.9, 0.1], params={}, distributions={},
+                                 user_attrs={"kind": "trained", "config": config_to_dict(cfg)}))
+    with pytest.raises(ConfigError, match="--training full needs the base preset of study 'old'.*--training search"):
+        export_architecture("old", "knee", tmp_path / "x.yaml", storage=url)
+    assert not (tmp_path / "x.yaml").exists()
+    assert load_config(export_architecture("old", "knee", tmp_path / "x.yaml", storage=url,
+                                           training="search")["path"]).train.epochs == 1

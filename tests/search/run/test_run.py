@@ -355,7 +355,7 @@ def test_export_then_train_the_knee(main_study, tmp_path, monkeypatch):
 
     workdir, _ = main_study
     monkeypatch.chdir(workdir)
-    export_main(["--study", "e2e", "--pick", "knee", "--out", str(tmp_path / "best.yaml")])
+    export_main(["--study", "e2e", "--pick", "knee", "--out", str(tmp_path / "best.yaml"), "--training", "search"])
     exported = yaml.safe_load((tmp_path / "best.yaml").read_text())
     assert exported["provenance"]["study"] == "e2e"
     run = tmp_path / "runs" / "best"

@@ -67,7 +67,8 @@ def test_supernet_study_ends_with_confirmed_trials_in_mlflow_and_an_export_that_
     assert {"supernet.png", "placement.png", "report.html"} <= report
     assert {f"report/{n}" for n in report} == {a.path for a in client.list_artifacts(parent[0].info.run_id, "report")}
 
-    out = _run(tmp_path, "search.export", "--study", "tiny_sn", "--pick", "knee", "--out", "best.yaml")
+    out = _run(tmp_path, "search.export", "--study", "tiny_sn", "--pick", "knee", "--out", "best.yaml",
+               "--training", "search")
     assert out.returncode == 0, out.stderr[-2000:]
     cfg = load_config(tmp_path / "best.yaml")
     assert cfg.provenance["trial"] in {t.number for t in trials}
