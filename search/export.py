@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-from fwformer.cli import ConfigError, exit_on_user_error
+from fwformer.cli import ArgumentParser, ConfigError, exit_on_user_error
 from search.front import Front, parse_pick
 from search.records import STUDY_BASE, TrialRecord, code_version
 from fwformer.cli import check_output_file
@@ -168,8 +168,10 @@ def write_export(chosen: Any, front: Front, study_name: str, picked_by: str, out
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m search.export",
+        usage_line="python -m search.export --study NAME --out FILE [--pick PICK | --trial N] [--training full|search] "
+                   "[--storage URL] [--force]",
         description="Write one architecture of a search (by default the knee of its Pareto front) as an fwformer "
                     "YAML with provenance; train it with `python -m fwformer.train --config FILE --out DIR`.",
     )

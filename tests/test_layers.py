@@ -5,35 +5,12 @@ Every import counts, a function's lazy one included: a lazy import that climbs b
 dependency, only later."""
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
 import search
+from import_graph import REPO, imports_of, module_name, python_files
 
-REPO = Path(__file__).resolve().parents[1]
 TOP = ("fwformer", "space", "search", "benchmarks")  # each may import only those before it
-
-
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(REPO).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports_of(path: Path) -> list[tuple[int, str, list[str]]]:
-    """(line, imported module, names) of every absolute import in a file, at any depth."""
-    out = []
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            out += [(node.lineno, alias.name, []) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.append((node.lineno, node.module, [alias.name for alias in node.names]))
-    return out
-
-
-def python_files(*folders: str) -> list[Path]:
-    return sorted(p for folder in folders for p in (REPO / folder).rglob("*.py"))
 
 
 def layer_violations(importer: str, imported: str) -> str | None:
@@ -68,7 +45,7 @@ def test_every_search_package_is_a_layer():
 def test_imports_flow_one_way(folder):
     bad = []
     for path in python_files(folder):
-        importer = _module_name(path)
+        importer = module_name(path)
         for line, imported, _ in imports_of(path):
             why = layer_violations(importer, imported)
             if why:

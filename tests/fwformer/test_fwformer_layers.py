@@ -5,56 +5,21 @@ Every import counts, a function's lazy one included: a lazy import that climbs b
 dependency, only later. (`tests/test_layers.py` keeps fwformer below space, search and benchmarks.)"""
 from __future__ import annotations
 
-import ast
 import importlib
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import fwformer
 
-REPO = Path(__file__).resolve().parents[2]
+from import_graph import REPO, imports_of, module_name, python_files
+
 PACKAGES = [name for name in fwformer.LAYERS if (REPO / "fwformer" / name / "__init__.py").is_file()]
 #: Packages whose unit tests, and whose users in space/ and search/, reach into modules on purpose (the
 #: filter banks, the frame cache, the mixer registry's helpers): what they import from the package
 #: itself must be public all the same.
 INTERNALS_USED = ("data", "energy", "mixers")
-
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(REPO).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports_of(path: Path) -> list[tuple[int, str, list[str]]]:
-    """(line, imported module, names) of every import in a file, at any depth; relative ones made absolute."""
-    package = module_name(path).split(".")
-    if path.name != "__init__.py":
-        package = package[:-1]
-    out = []
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            out += [(node.lineno, alias.name, []) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = package[: len(package) - node.level + 1] if node.level else []
-            module = ".".join(base + ([node.module] if node.module else []))
-            names = [alias.name for alias in node.names]
-            submodules = [n for n in names if _is_module(f"{module}.{n}")]  # `from fwformer.data import cifar`
-            out += [(node.lineno, f"{module}.{n}", []) for n in submodules]
-            if len(submodules) < len(names):
-                out.append((node.lineno, module, [n for n in names if n not in submodules]))
-    return out
-
-
-def _is_module(dotted: str) -> bool:
-    path = REPO.joinpath(*dotted.split("."))
-    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
-
-
-def python_files(*folders: str) -> list[Path]:
-    return sorted(p for folder in folders for p in (REPO / folder).rglob("*.py"))
 
 
 def layer_of(module: str) -> str | None:

@@ -171,3 +171,16 @@ def test_a_study_without_its_base_exports_its_fidelity_only_when_asked(tmp_path)
     assert not (tmp_path / "x.yaml").exists()
     assert load_config(export_architecture("old", "knee", tmp_path / "x.yaml", storage=url,
                                            training="search")["path"]).train.epochs == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--training", "fullest"], "argument --training: invalid choice: 'fullest' (choose from"),
+    (["--trainign", "full"], "unrecognized arguments: --trainign full"),
+])
+def test_a_bad_option_is_one_line_exit_2_and_writes_nothing(storage, tmp_path, capsys, argv, message):
+    out = tmp_path / "x.yaml"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--study", "toy", "--out", str(out), "--storage", storage, *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and message in err[0], err
+    assert not out.exists()
