@@ -3,27 +3,14 @@ half a file), read back without trusting what a failed step left."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
-#: The repository the check runs in; every step runs with it as its working folder.
-REPO = Path(__file__).resolve().parents[2]
+# The repository the check runs in, and JSON written whole (a step killed mid-write leaves the
+# previous version): the benchmarks' own, re-exported for the steps.
+from benchmarks.common import REPO, write_json
 
-
-def write_json(path: str | Path, payload: Any) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(payload, indent=1, default=str) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+__all__ = ["REPO", "read_json", "tail", "write_json"]
 
 
 def read_json(path: Optional[str | Path]) -> Optional[dict]:
